@@ -1,0 +1,298 @@
+"""Stream names and message shapes: the one place that says what travels through Redis.
+
+Every message is a frozen dataclass with `to_fields()` (a flat str→str mapping for XADD or
+a reply list) and `from_fields()`; decimals travel as strings, never floats.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from trading.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    DuplicateOrder,
+    ExchangeRejected,
+    InsufficientFunds,
+    OrderInvalid,
+    OrderNotFound,
+    TemporaryError,
+    TradingError,
+)
+from trading.markets import Market
+from trading.orders import Balance, OrderSide, OrderState, OrderStatus, OrderType
+
+WEBHOOK_RAW = "webhook_raw"  # receiver → engine: one entry per alert answered 200
+WEBHOOK_DEAD = "webhook_raw_dead"  # entries that kept failing, kept for the operator
+EXCHANGE_REQUESTS = "exchange_requests"  # engine/web → gateway
+EXCHANGE_EVENTS = "exchange_events"  # gateway → engine: orders that changed on their own
+HEARTBEAT = "heartbeat"  # heartbeat → engine: closed 1-minute candles
+
+ENGINE_GROUP = "engine"
+GATEWAY_GROUP = "gateway"
+TOKENS_VERSION_KEY = "webhook_tokens:version"  # bumped when a token is created or revoked
+REPLY_KEY_PREFIX = "exchange_reply:"
+STREAM_MAXLEN = 100_000  # approximate trim: acknowledged history kept for the operator
+
+
+def _fields_str(values: dict[str, Any]) -> dict[str, str]:
+    return {key: "" if value is None else str(value) for key, value in values.items()}
+
+
+def _decode(fields: dict[bytes | str, bytes | str]) -> dict[str, str]:
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in fields.items()
+    }
+
+
+@dataclass(frozen=True)
+class RawAlert:
+    """An alert as the receiver made it durable. `body` never contains the token."""
+
+    body: str
+    received_at: str  # ISO 8601, UTC
+    trace_id: str
+    user_id: int | None  # None when authenticated by the legacy WEBHOOK_TOKEN (UserID decides)
+    source_ip: str = ""
+    rejected: str = ""  # why the receiver answered 4xx although the user is known
+
+    def to_fields(self) -> dict[str, str]:
+        return _fields_str(asdict(self))
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes | str, bytes | str]) -> RawAlert:
+        data = _decode(fields)
+        user = data.get("user_id", "")
+        return cls(
+            body=data.get("body", ""),
+            received_at=data.get("received_at", ""),
+            trace_id=data.get("trace_id", ""),
+            user_id=int(user) if user.isdigit() else None,
+            source_ip=data.get("source_ip", ""),
+            rejected=data.get("rejected", ""),
+        )
+
+
+class GatewayOp(StrEnum):
+    MARKETS = "markets"
+    BALANCE = "balance"
+    TICKER = "ticker"
+    CREATE_ORDER = "create_order"
+    CREATE_PROTECTION = "create_protection"
+    CANCEL_ORDER = "cancel_order"
+    FETCH_ORDER = "fetch_order"
+    OPEN_ORDERS = "open_orders"
+    PRICE_UPDATE = "price_update"
+    TEST_CONNECTION = "test_connection"
+
+
+@dataclass(frozen=True)
+class GatewayRequest:
+    """One request to the gateway; the answer is pushed on `reply_key`."""
+
+    request_id: str
+    op: GatewayOp
+    broker_id: int
+    params: dict[str, Any]
+    deadline_ms: int  # the gateway drops a request it reads after this: the caller gave up
+    force_paper: bool = False  # the engine's --test: route to the paper exchange
+    trace_id: str = ""
+
+    @property
+    def reply_key(self) -> str:
+        return REPLY_KEY_PREFIX + self.request_id
+
+    def to_fields(self) -> dict[str, str]:
+        return {
+            "request_id": self.request_id,
+            "op": self.op.value,
+            "broker_id": str(self.broker_id),
+            "params": json_dumps(self.params),
+            "deadline_ms": str(self.deadline_ms),
+            "force_paper": "1" if self.force_paper else "",
+            "trace_id": self.trace_id,
+        }
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes | str, bytes | str]) -> GatewayRequest:
+        data = _decode(fields)
+        return cls(
+            request_id=data["request_id"],
+            op=GatewayOp(data["op"]),
+            broker_id=int(data["broker_id"]),
+            params=json.loads(data.get("params") or "{}"),
+            deadline_ms=int(data.get("deadline_ms") or 0),
+            force_paper=bool(data.get("force_paper")),
+            trace_id=data.get("trace_id", ""),
+        )
+
+
+# Error kinds on the wire, so that the engine gets back the domain error the gateway saw.
+_ERROR_KINDS: dict[str, type[TradingError]] = {
+    "insufficient_funds": InsufficientFunds,
+    "order_not_found": OrderNotFound,
+    "duplicate_order": DuplicateOrder,
+    "authentication": AuthenticationFailed,
+    "rejected": ExchangeRejected,
+    "order_invalid": OrderInvalid,
+    "temporary": TemporaryError,
+    "configuration": ConfigurationError,
+    "error": TradingError,
+}
+
+
+def error_kind(error: TradingError) -> str:
+    for kind, cls in _ERROR_KINDS.items():
+        if type(error) is cls:
+            return kind
+    for kind, cls in _ERROR_KINDS.items():
+        if isinstance(error, cls):
+            return kind
+    return "error"
+
+
+@dataclass(frozen=True)
+class GatewayReply:
+    request_id: str
+    ok: bool
+    result: Any = None
+    error_kind: str = ""
+    error_message: str = ""
+    retry_after: float | None = None
+
+    def to_json(self) -> str:
+        return json_dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> GatewayReply:
+        return cls(**json.loads(raw))
+
+    @classmethod
+    def failure(cls, request_id: str, error: TradingError) -> GatewayReply:
+        retry_after = error.retry_after if isinstance(error, TemporaryError) else None
+        return cls(request_id, False, None, error_kind(error), str(error), retry_after)
+
+    def raise_error(self) -> None:
+        """Raise the domain error this reply carries, if any."""
+        if self.ok:
+            return
+        cls = _ERROR_KINDS.get(self.error_kind, TradingError)
+        if cls is TemporaryError:
+            raise TemporaryError(self.error_message, retry_after=self.retry_after)
+        raise cls(self.error_message)
+
+
+@dataclass(frozen=True)
+class ExchangeEvent:
+    """An order of a broker that changed without being asked (fill of a resting order)."""
+
+    broker_id: int
+    order: OrderState
+    paper: bool = False
+
+    def to_fields(self) -> dict[str, str]:
+        return {"broker_id": str(self.broker_id), "order": json_dumps(order_state_to_dict(self.order)), "paper": "1" if self.paper else ""}
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes | str, bytes | str]) -> ExchangeEvent:
+        data = _decode(fields)
+        return cls(int(data["broker_id"]), order_state_from_dict(json.loads(data["order"])), bool(data.get("paper")))
+
+
+@dataclass(frozen=True)
+class Candle:
+    """A closed 1-minute candle of one symbol on one exchange (the heartbeat)."""
+
+    exchange: str
+    symbol: str
+    time: str  # ISO 8601 open time, UTC
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal = Decimal(0)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_fields(self) -> dict[str, str]:
+        values = asdict(self)
+        values.pop("extra")
+        return _fields_str(values)
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes | str, bytes | str]) -> Candle:
+        d = _decode(fields)
+        return cls(
+            d["exchange"], d["symbol"], d["time"], Decimal(d["open"]), Decimal(d["high"]), Decimal(d["low"]),
+            Decimal(d["close"]), Decimal(d.get("volume") or 0),
+        )
+
+
+# JSON codecs for domain values.
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o: object) -> object:
+        if isinstance(o, Decimal):
+            return str(o)
+        return super().default(o)
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, cls=_Encoder, separators=(",", ":"))
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None or value == "" else Decimal(str(value))
+
+
+def order_state_to_dict(order: OrderState) -> dict[str, Any]:
+    return asdict(order)
+
+
+def order_state_from_dict(data: dict[str, Any]) -> OrderState:
+    return OrderState(
+        id=str(data["id"]),
+        client_order_id=str(data.get("client_order_id") or ""),
+        symbol=data["symbol"],
+        side=OrderSide(data["side"]),
+        type=OrderType(data["type"]),
+        status=OrderStatus(data["status"]),
+        amount=Decimal(str(data["amount"])),
+        filled=Decimal(str(data.get("filled") or 0)),
+        price=_dec(data.get("price")),
+        stop_price=_dec(data.get("stop_price")),
+        average=_dec(data.get("average")),
+        fee=Decimal(str(data.get("fee") or 0)),
+        fee_currency=data.get("fee_currency"),
+        timestamp_ms=data.get("timestamp_ms"),
+        raw=data.get("raw") or {},
+    )
+
+
+def balance_to_dict(balance: Balance) -> dict[str, Any]:
+    return {"free": balance.free, "total": balance.total}
+
+
+def balance_from_dict(data: dict[str, Any]) -> Balance:
+    return Balance(
+        free={k: Decimal(str(v)) for k, v in data["free"].items()},
+        total={k: Decimal(str(v)) for k, v in data["total"].items()},
+    )
+
+
+def market_to_dict(market: Market) -> dict[str, Any]:
+    return asdict(market)
+
+
+def market_from_dict(data: dict[str, Any]) -> Market:
+    return Market(
+        symbol=data["symbol"], id=data["id"], base=data["base"], quote=data["quote"],
+        amount_step=Decimal(str(data["amount_step"])), price_step=Decimal(str(data["price_step"])),
+        min_amount=_dec(data.get("min_amount")), min_cost=_dec(data.get("min_cost")),
+        taker_fee=Decimal(str(data.get("taker_fee") or "0.001")),
+    )

@@ -1,0 +1,178 @@
+"""Alerts received (Webhook), positions they opened (WebhookState), orders sent (Order),
+and the users' webhook tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.brokers.models import Broker
+from trading.orders import OrderKind, OrderSide, OrderStatus, OrderType
+
+MONEY = {"max_digits": 32, "decimal_places": 12}
+
+
+def _choices(enum: type) -> list[tuple[str, str]]:
+    return [(member.value, member.value) for member in enum]
+
+
+class WebhookStatus(models.TextChoices):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    ERROR = "error"
+    MISS = "miss"
+
+
+class Webhook(models.Model):
+    """One alert received, including rejected, duplicate and missed ones."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="webhooks")
+    broker = models.ForeignKey(Broker, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhooks")
+    symbol = models.CharField(max_length=40, blank=True, default="")
+    exchange = models.CharField(max_length=40, blank=True, default="")
+    interval = models.CharField(max_length=10, blank=True, default="")
+    action = models.CharField(max_length=20, blank=True, default="")
+    prix = models.DecimalField(**MONEY, null=True, blank=True)
+    prix_sl = models.DecimalField(**MONEY, null=True, blank=True)
+    prix_tp = models.DecimalField(**MONEY, null=True, blank=True)
+    pour_cent = models.DecimalField(max_digits=7, decimal_places=3, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED)
+    order_id = models.CharField(max_length=100, blank=True, default="", help_text="exchange id of the entry/exit order")
+    error_message = models.TextField(blank=True, default="")
+    raw_payload = models.JSONField(default=dict, blank=True)
+    bar_time = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # Plumbing: where it came from and how it is de-duplicated.
+    stream_id = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    trace_id = models.CharField(max_length=40, blank=True, default="")
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    dedup_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-received_at"]),
+            models.Index(fields=["user", "status", "-received_at"]),
+            models.Index(fields=["broker", "symbol", "interval", "-received_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.symbol} {self.status}"
+
+
+class PositionStatus(models.TextChoices):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ProtectionMode(models.TextChoices):
+    NONE = "none", "No stop-loss or take-profit"
+    EXCHANGE = "exchange", "Held on the exchange"
+    ENGINE = "engine", "Guarded by the engine from prices"
+
+
+class WebhookState(models.Model):
+    """A long spot position opened by alerts; at most one open per broker and symbol."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_states")
+    broker = models.ForeignKey(Broker, on_delete=models.CASCADE, related_name="webhook_states")
+    symbol = models.CharField(max_length=40)
+    side = models.CharField(max_length=10, default="long")
+    quantity = models.DecimalField(**MONEY, default=0)
+    entry_price = models.DecimalField(**MONEY, default=0)
+    entry_fees = models.DecimalField(**MONEY, default=0)
+    current_price = models.DecimalField(**MONEY, null=True, blank=True)
+    stop_loss_price = models.DecimalField(**MONEY, null=True, blank=True)
+    stop_loss_order_id = models.CharField(max_length=100, blank=True, default="")
+    take_profit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    take_profit_order_id = models.CharField(max_length=100, blank=True, default="")
+    protection_mode = models.CharField(max_length=10, choices=ProtectionMode.choices, default=ProtectionMode.NONE)
+    status = models.CharField(max_length=10, choices=PositionStatus.choices, default=PositionStatus.OPEN)
+    unrealized_pnl = models.DecimalField(**MONEY, default=0)
+    realized_pnl = models.DecimalField(**MONEY, default=0)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["broker", "symbol"], condition=Q(status="open"), name="one_open_position_per_broker_symbol"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "status"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.symbol} {self.quantity} {self.status}"
+
+
+class Order(models.Model):
+    """Every order Aristobot sent, committed before the gateway is asked."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
+    broker = models.ForeignKey(Broker, on_delete=models.CASCADE, related_name="orders")
+    webhook = models.ForeignKey(Webhook, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
+    position = models.ForeignKey(
+        WebhookState, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    client_order_id = models.CharField(max_length=64, unique=True)
+    exchange_order_id = models.CharField(max_length=100, blank=True, default="")
+    symbol = models.CharField(max_length=40)
+    kind = models.CharField(max_length=20, choices=_choices(OrderKind))
+    side = models.CharField(max_length=10, choices=_choices(OrderSide))
+    type = models.CharField(max_length=20, choices=_choices(OrderType))
+    amount = models.DecimalField(**MONEY)
+    price = models.DecimalField(**MONEY, null=True, blank=True)
+    stop_price = models.DecimalField(**MONEY, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=_choices(OrderStatus), default=OrderStatus.NEW)
+    filled = models.DecimalField(**MONEY, default=0)
+    average_price = models.DecimalField(**MONEY, null=True, blank=True)
+    fee = models.DecimalField(**MONEY, default=0)
+    fill_applied = models.DecimalField(**MONEY, default=0, help_text="filled quantity already applied to the position")
+    error_message = models.TextField(blank=True, default="")
+    raw = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"{self.client_order_id} {self.kind} {self.side} {self.amount} {self.symbol} {self.status}"
+
+
+TOKEN_PREFIX = "abt_"
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of a token: tokens are 256-bit random, so a fast hash is enough."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class WebhookToken(models.Model):
+    """A user's webhook token, stored hashed; the plain token is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_tokens")
+    prefix = models.CharField(max_length=16)
+    token_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @classmethod
+    def issue(cls, *, user: object, label: str = "") -> tuple[WebhookToken, str]:
+        """Create a token; returns the record and the plain token (shown once, never stored)."""
+        plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        record = cls.objects.create(user=user, prefix=plain[:12], token_hash=token_hash(plain), label=label)
+        return record, plain

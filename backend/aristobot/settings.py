@@ -1,0 +1,172 @@
+"""Django settings, all read from the environment (and `.env` at the repository root).
+
+Every variable is documented with its safe default in `.env.example`. A bad value stops
+the process at start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+import dj_database_url
+from dotenv import load_dotenv
+
+from aristobot.env import SettingError, envbool, envdecimal, envint, envlist, envstr
+
+BACKEND_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = BACKEND_DIR.parent
+VAR_DIR = Path(envstr("ARISTOBOT_VAR_DIR", str(REPO_DIR / "var")))
+
+load_dotenv(REPO_DIR / ".env", override=False)
+
+DEBUG = envbool("DEBUG", False)
+SECRET_KEY = envstr("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise SettingError("DJANGO_SECRET_KEY", "must be set when DEBUG is off")
+    SECRET_KEY = "insecure-development-key-only-for-debug"
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+
+def _database(url: str) -> dict[str, object]:
+    try:
+        config = dj_database_url.parse(url, conn_max_age=600)
+    except Exception as exc:  # dj_database_url raises several kinds
+        raise SettingError("DATABASE_URL", f"is not a database URL: {exc}") from None
+    if config.get("ENGINE") == "django.db.backends.sqlite3":
+        # WAL and NORMAL sync: many small commits per alert, one writer per process.
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    return dict(config)
+
+
+DATABASES = {"default": _database(envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'aristobot.sqlite3'}"))}
+
+REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise SettingError("REDIS_URL", f"must start with redis://, rediss:// or unix://, got {REDIS_URL!r}")
+
+
+def _encryption_keys(raw: str) -> list[bytes]:
+    keys = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            decoded = base64.urlsafe_b64decode(item.encode())
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) != 32:
+            raise SettingError(
+                "ARISTOBOT_ENCRYPTION_KEY",
+                "must be one or more comma-separated Fernet keys (32 url-safe base64 bytes); "
+                "generate one with `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`",
+            )
+        keys.append(item.encode())
+    return keys
+
+
+# The first key encrypts; every key decrypts, so a new key can be put first and old
+# credentials re-encrypted with `manage.py rotate_encryption_key`.
+ENCRYPTION_KEYS = _encryption_keys(envstr("ARISTOBOT_ENCRYPTION_KEY", ""))
+if not ENCRYPTION_KEYS and not DEBUG:
+    raise SettingError("ARISTOBOT_ENCRYPTION_KEY", "must be set when DEBUG is off")
+
+WEBHOOK_TOKEN = envstr("WEBHOOK_TOKEN", "")
+WEBHOOK_PUBLIC_URL = envstr("WEBHOOK_PUBLIC_URL", "http://localhost:8888")
+WEBHOOK_MAX_BODY_BYTES = envint("WEBHOOK_MAX_BODY_BYTES", 65536, minimum=1024)
+WEBHOOK_RATE_LIMIT_PER_MINUTE = envint("WEBHOOK_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
+WEBHOOK_IP_ALLOWLIST = envlist("WEBHOOK_IP_ALLOWLIST", "")
+WEBHOOK_TRUSTED_PROXIES = envlist("WEBHOOK_TRUSTED_PROXIES", "")
+ALERT_DEDUP_WINDOW_SECONDS = envint("ALERT_DEDUP_WINDOW_SECONDS", 60, minimum=0)
+ALERT_MAX_DELIVERIES = envint("ALERT_MAX_DELIVERIES", 5, minimum=1)
+GATEWAY_TIMEOUT_SECONDS = envint("GATEWAY_TIMEOUT_SECONDS", 15, minimum=1)
+PAPER_INITIAL_BALANCE_USDT = envdecimal("PAPER_INITIAL_BALANCE_USDT", "10000")
+PAPER_FEE_RATE = envdecimal("PAPER_FEE_RATE", "0.001")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "channels",
+    "apps.core",
+    "apps.brokers",
+    "apps.webhooks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "aristobot.urls"
+ASGI_APPLICATION = "aristobot.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+}
+
+AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+    raise SettingError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"ccxt": {"level": "WARNING"}},
+}
