@@ -1,17 +1,21 @@
 """TradingView alerts: the message body a trader's Pine script sends, parsed and validated.
 
-Field names and spelling are fixed by the traders' existing scripts (DESIGN §3).
+Field names and spelling are fixed by the traders' existing scripts (DESIGN §3). A field is
+looked up by its exact name first, then case-insensitively (`symbol` finds `Symbol`).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from trading.errors import AlertInvalid
+from trading.numbers import decimal_from, decimal_text
 
 
 class Action(StrEnum):
@@ -34,6 +38,13 @@ class Action(StrEnum):
 
 # Fields that identify or authenticate, never kept in a stored payload.
 SECRET_FIELDS = ("Token",)
+
+# The actions an alert may carry, in the order error messages list them.
+ALERT_ACTIONS = tuple(action for action in Action if action is not Action.MISS)
+_ACTIONS_TEXT = ", ".join(ALERT_ACTIONS)
+_ALERT_ID_FIELDS = ("ID", "AlertID", "id")
+# Below this an epoch number is taken as seconds, not milliseconds (10^11 ms is March 1973).
+_EPOCH_SECONDS_BELOW = 10**11
 
 
 @dataclass(frozen=True)
@@ -64,9 +75,31 @@ class Alert:
 def payload_parse(body: str | bytes) -> dict[str, Any]:
     """Read a body as a JSON object whatever the content type it came with.
 
+    Accepts a UTF-8 BOM and surrounding whitespace. A bare `NaN` or `Infinity` (which Pine
+    writes for `na`) is kept as the string "NaN" so the payload stays storable as JSON; a price
+    field holding it is then rejected by alert_from_payload.
     Raises AlertInvalid ("body is not valid JSON: …" / "body must be a JSON object").
     """
-    raise NotImplementedError
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise AlertInvalid(f"body is not valid UTF-8 text: {error.reason} at byte {error.start}") from None
+    text = body.lstrip("\ufeff").strip()
+    if not text:
+        raise AlertInvalid("body is empty: expected a JSON object")
+    try:
+        payload = json.loads(text, parse_constant=str)
+    except json.JSONDecodeError as error:
+        raise AlertInvalid(f"body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    if not isinstance(payload, dict):
+        raise AlertInvalid(f"body must be a JSON object, not {_json_kind(payload)}")
+    return payload
+
+
+def _json_kind(value: object) -> str:
+    kinds: dict[type, str] = {list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 def payload_without_secrets(payload: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +109,147 @@ def payload_without_secrets(payload: dict[str, Any]) -> dict[str, Any]:
 
 def alert_from_payload(payload: dict[str, Any]) -> Alert:
     """Validate a payload into an Alert; AlertInvalid names the field and the bad value."""
-    raise NotImplementedError
+    if not isinstance(payload, dict):
+        raise AlertInvalid(f"body must be a JSON object, not {_json_kind(payload)}")
+    fields = _Fields(payload)
+    action = _action(fields.get("Action"))
+    symbol = fields.text("Symbol")
+    if symbol is None:
+        raise AlertInvalid("Symbol is missing")
+    pour_cent = fields.number("PourCent")
+    if pour_cent is None:
+        pour_cent = Decimal(100)
+    elif not 0 < pour_cent <= 100:
+        raise AlertInvalid(f"PourCent must be more than 0 and at most 100, got {decimal_text(pour_cent)}")
+    alert = Alert(
+        action=action,
+        symbol=symbol,
+        exchange=fields.text("Exchange"),
+        interval=fields.text("Interval"),
+        bar_time=_bar_time(fields.get("BarTime")),
+        prix=fields.price("Prix"),
+        prix_sl=fields.price("PrixSL"),
+        prix_tp=fields.price("PrixTP"),
+        pour_cent=pour_cent,
+        close=fields.price("Close"),
+        user_id=fields.identifier("UserID"),
+        broker_id=fields.identifier("UserExchangeID"),
+        alert_id=fields.first_text(_ALERT_ID_FIELDS),
+        payload=payload_without_secrets(payload),
+    )
+    _check_action_needs(alert)
+    return alert
+
+
+class _Fields:
+    """Reads a payload's fields by exact name, then case-insensitively; null and "" count as absent."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self._payload = payload
+        self._folded = {str(key).casefold(): key for key in reversed(list(payload))}
+
+    def get(self, name: str) -> Any:
+        key = name if name in self._payload else self._folded.get(name.casefold())
+        value = self._payload.get(key) if key is not None else None
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def text(self, name: str) -> str | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if isinstance(value, dict | list | bool):
+            raise AlertInvalid(f"{name} must be text, got {json.dumps(value)[:40]}")
+        return str(value).strip()
+
+    def first_text(self, names: tuple[str, ...]) -> str | None:
+        return next((text for text in map(self.text, names) if text is not None), None)
+
+    def number(self, name: str) -> Decimal | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        number = decimal_from(value)
+        if number is None:
+            hint = " (a TradingView placeholder was not replaced)" if "{{" in str(value) else ""
+            raise AlertInvalid(f"{name} is not a number: {_shown(value)}{hint}")
+        return number
+
+    def price(self, name: str) -> Decimal | None:
+        number = self.number(name)
+        if number is not None and number <= 0:
+            raise AlertInvalid(f"{name} must be more than 0, got {decimal_text(number)}")
+        return number
+
+    def identifier(self, name: str) -> int | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        number = decimal_from(value)
+        if number is None or number != number.to_integral_value() or number <= 0:
+            raise AlertInvalid(f"{name} must be a positive whole number, got {_shown(value)}")
+        return int(number)
+
+
+def _shown(value: object) -> str:
+    """A bad value as the trader wrote it, quoted when it was text: '{{close}}', NaN."""
+    return repr(value) if isinstance(value, str) else json.dumps(value, default=str)[:60]
+
+
+def _action(value: object) -> Action:
+    if value is None:
+        raise AlertInvalid(f"Action is missing; valid actions: {_ACTIONS_TEXT}")
+    written = str(value).strip()
+    if written.casefold() == Action.MISS.casefold():
+        raise AlertInvalid(
+            f"Action MISS is written by Aristobot, never sent by an alert; valid actions: {_ACTIONS_TEXT}"
+        )
+    for action in ALERT_ACTIONS:
+        if written.casefold() == action.value.casefold():
+            return action
+    raise AlertInvalid(f"Action {written!r} is not valid; valid actions: {_ACTIONS_TEXT}")
+
+
+def _bar_time(value: object) -> datetime | None:
+    """ISO 8601 (naive means UTC) or an epoch number in milliseconds (seconds when too small for ms)."""
+    if value is None:
+        return None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        number = decimal_from(value)
+        if number is not None:
+            seconds = number if abs(number) < _EPOCH_SECONDS_BELOW else number / 1000
+            try:
+                return datetime.fromtimestamp(float(seconds), tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                raise AlertInvalid(f"BarTime is not a valid epoch time: {_shown(value)}") from None
+        if isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value.strip())
+            except ValueError:
+                pass
+            else:
+                return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    raise AlertInvalid(f"BarTime is not an ISO 8601 time: {_shown(value)}")
+
+
+def _check_action_needs(alert: Alert) -> None:
+    """The fields an action cannot do without, and protection prices on the right side of a long."""
+    if alert.action in {Action.BUY_LIMIT, Action.SELL_LIMIT} and alert.prix is None:
+        raise AlertInvalid(f"{alert.action} needs Prix, the limit price")
+    if alert.action is Action.MAJ and alert.prix_sl is None and alert.prix_tp is None:
+        raise AlertInvalid("MAJ needs PrixSL or PrixTP")
+    if alert.action.is_buy or alert.action is Action.MAJ:
+        _check_long_protection(sl=alert.prix_sl, tp=alert.prix_tp, price=alert.reference_price)
+
+
+def _check_long_protection(*, sl: Decimal | None, tp: Decimal | None, price: Decimal | None) -> None:
+    if sl is not None and price is not None and sl >= price:
+        where = "above" if sl > price else "at"
+        raise AlertInvalid(f"stop-loss {decimal_text(sl)} is {where} the price {decimal_text(price)} of a long")
+    if tp is not None and price is not None and tp <= price:
+        where = "below" if tp < price else "at"
+        raise AlertInvalid(f"take-profit {decimal_text(tp)} is {where} the price {decimal_text(price)} of a long")
+    if sl is not None and tp is not None and sl >= tp:
+        raise AlertInvalid(f"stop-loss {decimal_text(sl)} is not below the take-profit {decimal_text(tp)}")
 
 
 def alert_parse(body: str | bytes) -> Alert:
@@ -84,10 +257,41 @@ def alert_parse(body: str | bytes) -> Alert:
     return alert_from_payload(payload_parse(body))
 
 
+_INTERVAL = re.compile(r"(?P<count>\d+)?(?P<unit>[SsmHhDdWwM]?)")
+_UNITS = {"s": timedelta(seconds=1), "m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+
+
 def interval_parse(raw: str) -> timedelta:
     """TradingView `timeframe.period` (`1`, `5`, `60`, `240`, `D`, `1D`, `W`, `30S`) or
-    `5m`, `1h`, `4h`, `1d`, `1w` as a duration; AlertInvalid for anything else."""
-    raise NotImplementedError
+    `5m`, `1h`, `4h`, `1d`, `1w` as a duration; AlertInvalid for anything else.
+
+    A bare number counts minutes. Case matters only for `m` (minutes) against `M` (months):
+    months have no fixed length, so `M`, `1M`, `3M` raise AlertInvalid ("monthly intervals are
+    not supported for MISS detection") rather than guess 30 days and report false MISSes.
+    """
+    written = str(raw).strip()
+    match = _INTERVAL.fullmatch(written)
+    if not written or match is None:
+        raise AlertInvalid(f"Interval {written!r} is not a TradingView interval (1, 5, 60, 240, D, W, 30S, 1h …)")
+    unit = match["unit"]
+    if unit == "M":
+        raise AlertInvalid("monthly intervals are not supported for MISS detection")
+    count = int(match["count"]) if match["count"] else 1
+    if count <= 0:
+        raise AlertInvalid(f"Interval {written!r} must be longer than zero")
+    if unit.lower() == "w":
+        return timedelta(weeks=count)
+    return count * _UNITS[unit.lower() or "m"]
 
 
-__all__ = ["Action", "Alert", "AlertInvalid", "alert_from_payload", "alert_parse", "interval_parse", "payload_parse"]
+__all__ = [
+    "ALERT_ACTIONS",
+    "Action",
+    "Alert",
+    "AlertInvalid",
+    "alert_from_payload",
+    "alert_parse",
+    "interval_parse",
+    "payload_parse",
+    "payload_without_secrets",
+]

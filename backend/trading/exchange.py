@@ -25,11 +25,15 @@ class Exchange(Protocol):
         """Place a stop-loss and/or take-profit selling `amount`; when both, one cancels the other."""
         ...
 
-    async def cancel_order(self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None) -> OrderState:
+    async def cancel_order(
+        self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderState:
         """Cancel an open order; cancelling a final order returns it unchanged."""
         ...
 
-    async def fetch_order(self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None) -> OrderState:
+    async def fetch_order(
+        self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderState:
         """One order by exchange id or client order id; OrderNotFound when there is none."""
         ...
 

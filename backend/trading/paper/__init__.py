@@ -1,0 +1,1 @@
+"""The paper exchange: a matching engine per paper account, behind the same interface as real exchanges."""

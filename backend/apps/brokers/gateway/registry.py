@@ -1,0 +1,80 @@
+"""One long-lived exchange adapter per broker, built from the broker's record."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+
+from apps.brokers.gateway.paper_store import DjangoPaperStore, paper_book_load
+from apps.brokers.models import Broker, PaperAccount
+from trading.errors import ConfigurationError
+from trading.exchange import Exchange
+from trading.paper.exchange import PaperExchange, PriceBoard
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Entry:
+    exchange: Exchange
+    updated_at: datetime
+    paper: bool
+
+
+class ExchangeRegistry:
+    """Adapters by broker id; rebuilt when the broker's record changes."""
+
+    def __init__(self, *, prices: PriceBoard) -> None:
+        self.prices = prices
+        self.store = DjangoPaperStore()
+        self._entries: dict[tuple[int, bool], _Entry] = {}
+
+    async def get(self, broker_id: int, *, force_paper: bool = False) -> Exchange:
+        broker = await sync_to_async(Broker.objects.filter(pk=broker_id).first, thread_sensitive=True)()
+        if broker is None:
+            raise ConfigurationError(f"broker #{broker_id} does not exist")
+        paper = force_paper or broker.is_paper
+        key = (broker_id, paper)
+        entry = self._entries.get(key)
+        if entry is not None and (paper or entry.updated_at == broker.updated_at):
+            return entry.exchange
+        if entry is not None:
+            await entry.exchange.close()
+        exchange = await self._build(broker, paper=paper)
+        self._entries[key] = _Entry(exchange, broker.updated_at, paper)
+        return exchange
+
+    async def _build(self, broker: Broker, *, paper: bool) -> Exchange:
+        if paper:
+            book = await sync_to_async(paper_book_load, thread_sensitive=True)(broker)
+            return PaperExchange(account_key=str(broker.pk), book=book, prices=self.prices, store=self.store)
+        raise ConfigurationError(
+            f"broker {broker.label}: live exchange '{broker.exchange}' is not available in this build; "
+            "use the paper exchange or run the engine with --test"
+        )
+
+    async def load_paper_accounts(self) -> int:
+        """Load every paper account that has resting orders, so price moves can fill them."""
+        broker_ids = await sync_to_async(
+            lambda: list(PaperAccount.objects.filter(orders__status="open").values_list("broker_id", flat=True).distinct()),
+            thread_sensitive=True,
+        )()
+        for broker_id in broker_ids:
+            await self.get(broker_id, force_paper=True)
+        return len(broker_ids)
+
+    def paper_items(self) -> list[tuple[int, PaperExchange]]:
+        """(broker id, paper exchange) for every paper account loaded."""
+        return [
+            (broker_id, entry.exchange)
+            for (broker_id, _paper), entry in self._entries.items()
+            if isinstance(entry.exchange, PaperExchange)
+        ]
+
+    async def close(self) -> None:
+        for entry in self._entries.values():
+            await entry.exchange.close()
+        self._entries.clear()

@@ -1,0 +1,1 @@
+"""The trading engine (terminal 3): alerts in, orders out, positions kept."""

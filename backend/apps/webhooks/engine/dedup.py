@@ -1,0 +1,38 @@
+"""De-duplication of alerts: a repeat of the same alert inside the window is not executed."""
+
+from __future__ import annotations
+
+import hashlib
+
+import redis
+
+from trading.alerts import Alert
+
+KEY_PREFIX = "alert_dedup:"
+
+
+def alert_dedup_key(*, user_id: int | None, alert: Alert | None, body: str) -> str:
+    """The alert's own id when it has one, otherwise a hash of the user and the raw body."""
+    material = f"id:{user_id}:{alert.alert_id}" if alert is not None and alert.alert_id else f"body:{user_id}:{body}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+class Deduplicator:
+    """Claims a key for a stream entry for `window_seconds`, atomically across engines."""
+
+    def __init__(self, client: redis.Redis, *, window_seconds: int) -> None:
+        self.redis = client
+        self.window_seconds = window_seconds
+
+    def claim(self, key: str, stream_id: str) -> str | None:
+        """None when this entry owns the key; otherwise the stream id of the earlier alert."""
+        if self.window_seconds <= 0:
+            return None
+        redis_key = KEY_PREFIX + key
+        if self.redis.set(redis_key, stream_id, nx=True, ex=self.window_seconds):
+            return None
+        owner = self.redis.get(redis_key)
+        owner_id = owner.decode() if isinstance(owner, bytes) else owner
+        if owner_id is None or owner_id == stream_id:
+            return None  # expired meanwhile, or our own claim before a restart
+        return str(owner_id)

@@ -1,0 +1,204 @@
+"""Executing a recorded alert: broker checks, then PING, buys, sells or MAJ (DESIGN §3)."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.utils import timezone
+
+from apps.brokers.models import Broker, TypeDeTrading
+from apps.core.gateway_client import GatewayClient
+from apps.webhooks.engine.ids import client_order_id
+from apps.webhooks.engine.orders import order_record, order_submit
+from apps.webhooks.engine.positions import (
+    order_follow_up,
+    order_state_apply,
+    position_open,
+    protection_cancel,
+    protection_sync,
+)
+from apps.webhooks.models import Order, PositionStatus, Webhook, WebhookState, WebhookStatus
+from trading.alerts import Action, Alert
+from trading.errors import AlertInvalid, ConfigurationError, ExchangeRejected, OrderInvalid, TemporaryError
+from trading.markets import Market, price_round, symbol_resolve
+from trading.orders import OrderKind, OrderSide, OrderStatus, OrderType
+from trading.sizing import buy_amount, sell_amount
+
+logger = logging.getLogger(__name__)
+
+# Errors that end an alert: recorded on the Webhook, never retried.
+FINAL_ERRORS = (AlertInvalid, OrderInvalid, ExchangeRejected, ConfigurationError)
+
+
+def webhook_finish(webhook: Webhook, *, error: str = "") -> None:
+    webhook.status = WebhookStatus.ERROR if error else WebhookStatus.PROCESSED
+    webhook.error_message = error
+    webhook.processed_at = timezone.now()
+    webhook.save(update_fields=["status", "error_message", "processed_at", "order_id", "broker"])
+
+
+def broker_check(broker: Broker) -> None:
+    """An alert acts only on an active broker in Webhooks mode."""
+    if not broker.is_active:
+        raise AlertInvalid(f"broker {broker.label} is inactive: alert recorded, nothing sent")
+    if broker.type_de_trading != TypeDeTrading.WEBHOOKS:
+        raise AlertInvalid(
+            f"broker {broker.label} is in {broker.type_de_trading} mode, not Webhooks: alert recorded, nothing sent"
+        )
+
+
+class AlertExecutor:
+    """Runs alerts through the gateway; one instance per engine process."""
+
+    def __init__(self, gateway: GatewayClient) -> None:
+        self.gateway = gateway
+
+    def execute(self, webhook: Webhook, alert: Alert) -> None:
+        """Take a recorded alert to processed or error; TemporaryError leaves it processing."""
+        if webhook.status != WebhookStatus.PROCESSING:
+            webhook.status = WebhookStatus.PROCESSING
+            webhook.save(update_fields=["status"])
+        broker = webhook.broker
+        try:
+            if broker is None:
+                raise AlertInvalid("no broker for this alert")
+            broker_check(broker)
+            if alert.action is Action.PING:
+                pass
+            elif alert.action.is_buy:
+                self._buy(webhook, alert, broker)
+            elif alert.action.is_sell:
+                self._sell(webhook, alert, broker)
+            elif alert.action is Action.MAJ:
+                self._maj(webhook, alert, broker)
+            else:
+                raise AlertInvalid(f"Action {alert.action} cannot be sent by TradingView")
+        except FINAL_ERRORS as exc:
+            webhook_finish(webhook, error=str(exc))
+            return
+        except TemporaryError:
+            raise
+        webhook_finish(webhook)
+
+    # Shared steps.
+
+    def _market(self, broker: Broker, symbol: str) -> Market:
+        return symbol_resolve(symbol, self.gateway.markets(broker.pk))
+
+    def _market_price(self, broker: Broker, market: Market, alert: Alert) -> Decimal:
+        """The price to size a market order with: the exchange's last price, else the alert's."""
+        last = self.gateway.ticker(broker.pk, market.symbol)
+        if last not in (None, ""):
+            return Decimal(str(last))
+        if alert.reference_price is not None:
+            return alert.reference_price
+        raise AlertInvalid(f"no price known for {market.symbol}: send Prix or Close in the alert")
+
+    def _submit(self, webhook: Webhook, order: Order, alert: Alert) -> None:
+        state = order_submit(order, self.gateway, reference_price=alert.reference_price)
+        webhook.order_id = state.id
+        order_state_apply(order, state)
+        order_follow_up(order, self.gateway)
+
+    # Actions.
+
+    def _buy(self, webhook: Webhook, alert: Alert, broker: Broker) -> None:
+        market = self._market(broker, alert.symbol)
+        order = Order.objects.filter(webhook=webhook, kind=OrderKind.ENTRY).first()
+        if order is None:
+            limit = alert.action is Action.BUY_LIMIT
+            price = price_round(alert.prix, market) if limit and alert.prix else self._market_price(broker, market, alert)
+            _check_protection_prices(alert, price)
+            free = self.gateway.balance(broker.pk).free_of(market.quote)
+            amount = buy_amount(free_quote=free, pour_cent=alert.pour_cent, price=price, market=market)
+            webhook.prix_sl = price_round(alert.prix_sl, market) if alert.prix_sl else None
+            webhook.prix_tp = price_round(alert.prix_tp, market) if alert.prix_tp else None
+            webhook.save(update_fields=["prix_sl", "prix_tp"])
+            order = order_record(
+                broker=broker,
+                client_order_id=client_order_id(origin=f"w{webhook.pk}", kind=OrderKind.ENTRY),
+                kind=OrderKind.ENTRY,
+                side=OrderSide.BUY,
+                type=OrderType.LIMIT if limit else OrderType.MARKET,
+                symbol=market.symbol,
+                amount=amount,
+                price=price if limit else None,
+                webhook=webhook,
+            )
+        self._submit(webhook, order, alert)
+
+    def _sell(self, webhook: Webhook, alert: Alert, broker: Broker) -> None:
+        market = self._market(broker, alert.symbol)
+        order = Order.objects.filter(webhook=webhook, kind=OrderKind.EXIT).first()
+        if order is None:
+            position = _position_required(broker, market, alert)
+            limit = alert.action is Action.SELL_LIMIT
+            price = price_round(alert.prix, market) if limit and alert.prix else self._market_price(broker, market, alert)
+            amount = sell_amount(
+                position_quantity=position.quantity, pour_cent=alert.pour_cent, price=price, market=market
+            )
+            protection_cancel(position, self.gateway)  # the stop and target hold the coins we sell
+            if position.status != PositionStatus.OPEN:
+                raise AlertInvalid(f"the position on {market.symbol} was closed by its stop-loss or take-profit meanwhile")
+            order = order_record(
+                broker=broker,
+                client_order_id=client_order_id(origin=f"w{webhook.pk}", kind=OrderKind.EXIT),
+                kind=OrderKind.EXIT,
+                side=OrderSide.SELL,
+                type=OrderType.LIMIT if limit else OrderType.MARKET,
+                symbol=market.symbol,
+                amount=min(amount, position.quantity),
+                price=price if limit else None,
+                webhook=webhook,
+                position=position,
+            )
+        try:
+            self._submit(webhook, order, alert)
+        except FINAL_ERRORS:
+            if order.position is not None:  # the exit was refused: put the protection back
+                protection_sync(order.position, self.gateway, origin=f"w{webhook.pk}r")
+            raise
+
+    def _maj(self, webhook: Webhook, alert: Alert, broker: Broker) -> None:
+        market = self._market(broker, alert.symbol)
+        position = _position_required(broker, market, alert)
+        old_stop, old_take = position.stop_loss_price, position.take_profit_price
+        stop = price_round(alert.prix_sl, market) if alert.prix_sl else old_stop
+        take = price_round(alert.prix_tp, market) if alert.prix_tp else old_take
+        last = self.gateway.ticker(broker.pk, market.symbol)
+        reference = Decimal(str(last)) if last not in (None, "") else alert.reference_price
+        if reference is not None:
+            _check_long_prices(stop=stop, take=take, price=reference)
+        webhook.prix_sl, webhook.prix_tp = stop, take
+        webhook.save(update_fields=["prix_sl", "prix_tp"])
+        position.stop_loss_price, position.take_profit_price = stop, take
+        position.save(update_fields=["stop_loss_price", "take_profit_price", "updated_at"])
+        try:
+            protection_sync(position, self.gateway, origin=f"w{webhook.pk}")
+        except FINAL_ERRORS as exc:
+            position.stop_loss_price, position.take_profit_price = old_stop, old_take
+            position.save(update_fields=["stop_loss_price", "take_profit_price", "updated_at"])
+            protection_sync(position, self.gateway, origin=f"w{webhook.pk}r")
+            raise OrderInvalid(f"MAJ refused by the exchange ({exc}); the previous stop-loss and take-profit are kept") from exc
+
+
+def _position_required(broker: Broker, market: Market, alert: Alert) -> WebhookState:
+    position = position_open(broker_id=broker.pk, symbol=market.symbol)
+    if position is None or position.quantity <= 0:
+        raise AlertInvalid(f"{alert.action}: no open position on {market.symbol} for broker {broker.label}")
+    return position
+
+
+def _check_long_prices(*, stop: Decimal | None, take: Decimal | None, price: Decimal) -> None:
+    if stop is not None and stop >= price:
+        raise AlertInvalid(f"stop-loss {stop} is not below the price {price} of a long")
+    if take is not None and take <= price:
+        raise AlertInvalid(f"take-profit {take} is not above the price {price} of a long")
+
+
+def _check_protection_prices(alert: Alert, price: Decimal) -> None:
+    _check_long_prices(stop=alert.prix_sl, take=alert.prix_tp, price=price)
+
+
+__all__ = ["AlertExecutor", "OrderStatus", "webhook_finish"]

@@ -1,0 +1,126 @@
+"""Order rows: committed before the gateway is asked, then updated from its answer."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from apps.brokers.models import Broker
+from apps.core.gateway_client import GatewayClient
+from apps.core.streams import order_state_to_dict
+from apps.webhooks.models import Order, Webhook, WebhookState
+from trading.errors import ExchangeRejected, OrderInvalid, OrderNotFound
+from trading.orders import OrderKind, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
+
+logger = logging.getLogger(__name__)
+
+
+def order_record(
+    *,
+    broker: Broker,
+    client_order_id: str,
+    kind: OrderKind,
+    side: OrderSide,
+    type: OrderType,
+    symbol: str,
+    amount: Decimal,
+    price: Decimal | None = None,
+    stop_price: Decimal | None = None,
+    webhook: Webhook | None = None,
+    position: WebhookState | None = None,
+) -> Order:
+    """Commit the order row (status new) before anything is sent; a retry finds it again."""
+    order, _created = Order.objects.get_or_create(
+        client_order_id=client_order_id,
+        defaults={
+            "user_id": broker.user_id,
+            "broker": broker,
+            "webhook": webhook,
+            "position": position,
+            "kind": kind,
+            "side": side,
+            "type": type,
+            "symbol": symbol,
+            "amount": amount,
+            "price": price,
+            "stop_price": stop_price,
+        },
+    )
+    return order
+
+
+def order_request(order: Order, *, reference_price: Decimal | None = None) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=OrderSide(order.side),
+        type=OrderType(order.type),
+        amount=order.amount,
+        price=order.price,
+        stop_price=order.stop_price,
+        reference_price=reference_price,
+    )
+
+
+def order_mark_submitting(order: Order) -> None:
+    if order.status == OrderStatus.NEW:
+        order.status = OrderStatus.SUBMITTING
+        order.save(update_fields=["status", "updated_at"])
+
+
+def order_reject(order: Order, error: Exception) -> None:
+    order.status = OrderStatus.REJECTED
+    order.error_message = str(error)
+    order.save(update_fields=["status", "error_message", "updated_at"])
+
+
+def order_update_from_state(order: Order, state: OrderState) -> tuple[Decimal, Decimal]:
+    """Copy the exchange's view onto the row; returns the newly filled amount and its fee."""
+    new_fill = max(Decimal(0), state.filled - order.fill_applied)
+    new_fee = max(Decimal(0), state.fee - order.fee) if new_fill > 0 else Decimal(0)
+    order.exchange_order_id = state.id or order.exchange_order_id
+    order.status = state.status
+    order.filled = state.filled
+    order.average_price = state.average
+    order.fee = state.fee
+    order.fill_applied = state.filled
+    order.raw = _jsonable(order_state_to_dict(state))
+    order.save()
+    return new_fill, new_fee
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def order_submit(order: Order, gateway: GatewayClient, *, reference_price: Decimal | None = None) -> OrderState:
+    """Send a recorded order once: after an interrupted try, look it up before placing it.
+
+    Raises ExchangeRejected / OrderInvalid (the row is marked rejected) or TemporaryError
+    (the row stays `submitting`; a later try looks it up by client order id).
+    """
+    if order.status == OrderStatus.REJECTED:
+        raise ExchangeRejected(order.error_message or "the exchange rejected this order")
+    if order.status not in (OrderStatus.NEW, OrderStatus.SUBMITTING):  # answered before: ask again
+        return gateway.fetch_order(order.broker_id, symbol=order.symbol, client_order_id=order.client_order_id)
+    if order.status == OrderStatus.SUBMITTING:
+        try:
+            return gateway.fetch_order(order.broker_id, symbol=order.symbol, client_order_id=order.client_order_id)
+        except OrderNotFound:
+            pass  # never reached the exchange: place it now
+    order_mark_submitting(order)
+    try:
+        return gateway.create_order(order.broker_id, order_request(order, reference_price=reference_price))
+    except (ExchangeRejected, OrderInvalid) as exc:
+        with transaction.atomic():
+            order_reject(order, exc)
+        raise

@@ -1,0 +1,259 @@
+"""Positions follow their orders' fills; protection follows the position.
+
+`order_state_apply` is the one place where an exchange answer changes a position, whether
+it came as the reply to an order or later as an event (a resting order that filled).
+`protection_sync` makes the exchange's stop-loss / take-profit match the position.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.gateway_client import GatewayClient
+from apps.webhooks.engine.ids import client_order_id
+from apps.webhooks.engine.orders import order_record, order_update_from_state
+from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState
+from trading.errors import OrderNotFound, TemporaryError
+from trading.orders import OrderKind, OrderSide, OrderState, OrderStatus, OrderType, ProtectionRequest
+from trading.positions import Position, position_apply_buy, position_apply_sell, position_unrealized_pnl
+
+logger = logging.getLogger(__name__)
+
+PROTECTIVE = (OrderKind.STOP_LOSS, OrderKind.TAKE_PROFIT)
+LIVE = (OrderStatus.NEW, OrderStatus.SUBMITTING, OrderStatus.OPEN)
+
+
+def position_open(*, broker_id: int, symbol: str) -> WebhookState | None:
+    return WebhookState.objects.filter(broker_id=broker_id, symbol=symbol, status=PositionStatus.OPEN).first()
+
+
+def _domain(position: WebhookState) -> Position:
+    return Position(position.quantity, position.entry_price, position.entry_fees, position.realized_pnl)
+
+
+def _store(position: WebhookState, figures: Position, *, price: Decimal) -> None:
+    position.quantity = figures.quantity
+    position.entry_price = figures.entry_price
+    position.entry_fees = figures.entry_fees
+    position.realized_pnl = figures.realized_pnl
+    position.current_price = price
+    position.unrealized_pnl = position_unrealized_pnl(figures, price=price) if not figures.is_flat else Decimal(0)
+    if figures.is_flat:
+        position.status = PositionStatus.CLOSED
+        position.closed_at = timezone.now()
+        position.quantity = Decimal(0)
+        position.unrealized_pnl = Decimal(0)
+    position.save()
+
+
+def order_state_apply(order: Order, state: OrderState) -> WebhookState | None:
+    """Record the exchange's answer for an order and carry any new fill to its position."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("webhook").get(pk=order.pk)
+        new_fill, new_fee = order_update_from_state(order, state)
+        position = order.position
+        if new_fill <= 0:
+            return position
+        price = state.average or order.price or order.stop_price or Decimal(0)
+        if order.side == OrderSide.BUY:
+            if position is None or position.status != PositionStatus.OPEN:
+                position = position_open(broker_id=order.broker_id, symbol=order.symbol)
+            if position is None:
+                position = WebhookState.objects.create(
+                    user_id=order.user_id, broker_id=order.broker_id, symbol=order.symbol, side="long"
+                )
+            webhook = order.webhook
+            if webhook is not None:  # the alert that bought sets the protection prices
+                position.stop_loss_price = webhook.prix_sl or position.stop_loss_price
+                position.take_profit_price = webhook.prix_tp or position.take_profit_price
+            _store(position, position_apply_buy(_domain(position), amount=new_fill, price=price, fee=new_fee), price=price)
+        else:
+            if position is None:
+                position = position_open(broker_id=order.broker_id, symbol=order.symbol)
+            if position is None:
+                logger.warning("sell fill of %s has no open position to reduce", order.client_order_id)
+                return None
+            sold = min(new_fill, position.quantity)
+            _store(position, position_apply_sell(_domain(position), amount=sold, price=price, fee=new_fee), price=price)
+        if order.position_id != position.pk:
+            order.position = position
+            order.save(update_fields=["position", "updated_at"])
+        return position
+
+
+def _protective_orders(position: WebhookState) -> list[Order]:
+    return list(position.orders.filter(kind__in=PROTECTIVE, status__in=LIVE).order_by("id"))
+
+
+def _open_exit_remaining(position: WebhookState) -> Decimal:
+    remaining = Decimal(0)
+    for order in position.orders.filter(kind=OrderKind.EXIT, status__in=LIVE):
+        remaining += order.amount - order.filled
+    return remaining
+
+
+def protection_cancel(position: WebhookState, gateway: GatewayClient) -> None:
+    """Cancel the position's live stop-loss / take-profit; a fill found meanwhile is applied."""
+    for order in _protective_orders(position):
+        if order.status == OrderStatus.NEW:  # never sent
+            Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELED)
+            continue
+        try:
+            state = gateway.cancel_order(order.broker_id, symbol=order.symbol, client_order_id=order.client_order_id)
+        except OrderNotFound:
+            Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELED, error_message="not found on the exchange")
+            continue
+        order_state_apply(order, state)
+    position.refresh_from_db()
+
+
+def protection_sync(position: WebhookState, gateway: GatewayClient, *, origin: str) -> None:
+    """Make the exchange's protective orders match the position: prices and quantity.
+
+    `origin` names what caused this (an alert or an order) so that a retry after a crash
+    reuses the same client order ids instead of placing the protection twice.
+    """
+    position.refresh_from_db()
+    target = position.quantity - _open_exit_remaining(position) if position.status == PositionStatus.OPEN else Decimal(0)
+    stop, take = position.stop_loss_price, position.take_profit_price
+    wanted = target > 0 and (stop is not None or take is not None)
+    current = _protective_orders(position)
+    placed_here = [order for order in current if f"-{origin}-" in order.client_order_id]
+    if placed_here and any(order.status == OrderStatus.SUBMITTING for order in placed_here):
+        _protection_resume(position, placed_here, gateway)
+        return
+    if wanted and _protection_matches(current, target=target, stop=stop, take=take):
+        return
+    if current:
+        protection_cancel(position, gateway)
+        if position.status != PositionStatus.OPEN:
+            return
+        target = position.quantity - _open_exit_remaining(position)
+        wanted = target > 0 and (stop is not None or take is not None)
+    if not wanted:
+        _set_protection_fields(position, [])
+        return
+    rows = []
+    if stop is not None:
+        rows.append(
+            order_record(
+                broker=position.broker, client_order_id=_reusable_client_order_id(origin=origin, kind=OrderKind.STOP_LOSS),
+                kind=OrderKind.STOP_LOSS, side=OrderSide.SELL, type=OrderType.STOP_MARKET, symbol=position.symbol,
+                amount=target, stop_price=stop, position=position,
+            )
+        )
+    if take is not None:
+        rows.append(
+            order_record(
+                broker=position.broker, client_order_id=_reusable_client_order_id(origin=origin, kind=OrderKind.TAKE_PROFIT),
+                kind=OrderKind.TAKE_PROFIT, side=OrderSide.SELL, type=OrderType.TAKE_PROFIT_LIMIT,
+                symbol=position.symbol, amount=target, price=take, position=position,
+            )
+        )
+    _protection_place(position, rows, gateway)
+
+
+def _reusable_client_order_id(*, origin: str, kind: OrderKind) -> str:
+    """The client order id for this origin, skipping ids whose orders already ended."""
+    for attempt in range(100):
+        candidate = client_order_id(origin=origin, kind=kind, attempt=attempt)
+        status = Order.objects.filter(client_order_id=candidate).values_list("status", flat=True).first()
+        if status is None or status in (OrderStatus.NEW, OrderStatus.SUBMITTING, OrderStatus.REJECTED):
+            return candidate
+    raise RuntimeError(f"no free client order id for {origin}/{kind}")
+
+
+def _protection_matches(current: list[Order], *, target: Decimal, stop: Decimal | None, take: Decimal | None) -> bool:
+    stops = [order for order in current if order.kind == OrderKind.STOP_LOSS]
+    takes = [order for order in current if order.kind == OrderKind.TAKE_PROFIT]
+    if len(stops) != (stop is not None) or len(takes) != (take is not None):
+        return False
+    if any(order.amount != target for order in current):
+        return False
+    if stops and stops[0].stop_price != stop:
+        return False
+    return not (takes and takes[0].price != take)
+
+
+def _protection_place(position: WebhookState, rows: list[Order], gateway: GatewayClient) -> None:
+    stop_row = next((row for row in rows if row.kind == OrderKind.STOP_LOSS), None)
+    take_row = next((row for row in rows if row.kind == OrderKind.TAKE_PROFIT), None)
+    Order.objects.filter(pk__in=[row.pk for row in rows]).update(status=OrderStatus.SUBMITTING)
+    request = ProtectionRequest(
+        symbol=position.symbol,
+        amount=rows[0].amount,
+        stop_loss_client_order_id=stop_row.client_order_id if stop_row else None,
+        stop_loss_price=stop_row.stop_price if stop_row else None,
+        take_profit_client_order_id=take_row.client_order_id if take_row else None,
+        take_profit_price=take_row.price if take_row else None,
+    )
+    try:
+        states = gateway.create_protection(position.broker_id, request)
+    except Exception as exc:
+        if not isinstance(exc, TemporaryError):
+            Order.objects.filter(pk__in=[row.pk for row in rows]).update(
+                status=OrderStatus.REJECTED, error_message=str(exc)
+            )
+            _set_protection_fields(position, [])
+        raise
+    _apply_protection_states(position, rows, states)
+
+
+def _protection_resume(position: WebhookState, rows: list[Order], gateway: GatewayClient) -> None:
+    """A previous try sent this protection and died before the answer: look it up."""
+    states = []
+    for row in rows:
+        try:
+            states.append(gateway.fetch_order(row.broker_id, symbol=row.symbol, client_order_id=row.client_order_id))
+        except OrderNotFound:
+            Order.objects.filter(pk=row.pk).update(status=OrderStatus.NEW)
+    if len(states) == len(rows):
+        _apply_protection_states(position, rows, states)
+        return
+    fresh = [Order.objects.get(pk=row.pk) for row in rows]
+    _protection_place(position, fresh, gateway)
+
+
+def _apply_protection_states(position: WebhookState, rows: list[Order], states: list[OrderState]) -> None:
+    by_client = {state.client_order_id: state for state in states}
+    for row in rows:
+        state = by_client.get(row.client_order_id)
+        if state is not None:
+            order_state_apply(row, state)
+    position.refresh_from_db()
+    _set_protection_fields(position, [Order.objects.get(pk=row.pk) for row in rows])
+
+
+def _set_protection_fields(position: WebhookState, rows: list[Order]) -> None:
+    live = [row for row in rows if row.status in LIVE]
+    stop = next((row for row in live if row.kind == OrderKind.STOP_LOSS), None)
+    take = next((row for row in live if row.kind == OrderKind.TAKE_PROFIT), None)
+    position.stop_loss_order_id = stop.exchange_order_id if stop else ""
+    position.take_profit_order_id = take.exchange_order_id if take else ""
+    position.protection_mode = ProtectionMode.EXCHANGE if live else ProtectionMode.NONE
+    position.save(update_fields=["stop_loss_order_id", "take_profit_order_id", "protection_mode", "updated_at"])
+
+
+def order_follow_up(order: Order, gateway: GatewayClient) -> None:
+    """What an order's new state asks for next: protect after an entry, cancel a twin,
+    re-protect what an exit left."""
+    order.refresh_from_db()
+    position = order.position
+    if position is None:
+        return
+    if order.kind in PROTECTIVE and order.status == OrderStatus.FILLED:
+        position.refresh_from_db()
+        if position.status == PositionStatus.OPEN:
+            protection_sync(position, gateway, origin=f"o{order.pk}")
+        else:
+            protection_cancel(position, gateway)
+            _set_protection_fields(position, [])
+        return
+    if order.kind == OrderKind.ENTRY and not OrderStatus(order.status).is_final:
+        return  # protect once the entry has finished filling
+    if order.kind in (OrderKind.ENTRY, OrderKind.EXIT):
+        protection_sync(position, gateway, origin=f"o{order.pk}")

@@ -1,0 +1,175 @@
+"""Recording an alert: every stream entry becomes exactly one Webhook row, even a bad one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError
+from django.utils import timezone
+
+from apps.brokers.models import Broker
+from apps.core.streams import RawAlert
+from apps.webhooks.engine.dedup import Deduplicator, alert_dedup_key
+from apps.webhooks.models import Webhook, WebhookStatus
+from trading.alerts import Alert, payload_parse, payload_without_secrets
+from trading.alerts import alert_from_payload as _alert_from_payload
+from trading.errors import AlertInvalid
+
+
+@dataclass(frozen=True)
+class RecordedAlert:
+    """A Webhook row and, when it is valid and addressed to a broker, the parsed alert."""
+
+    webhook: Webhook
+    alert: Alert | None
+
+
+def _text(payload: dict[str, Any], name: str, limit: int) -> str:
+    value = payload.get(name)
+    return "" if value is None else str(value)[:limit]
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() and abs(number) < Decimal(10) ** 19 else None
+
+
+def _received_at(raw: RawAlert) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw.received_at)
+    except ValueError:
+        return timezone.now()
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _shown_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """What can be shown of a payload even when it is invalid."""
+    pour_cent = _decimal_or_none(payload.get("PourCent"))
+    return {
+        "symbol": _text(payload, "Symbol", 40),
+        "exchange": _text(payload, "Exchange", 40),
+        "interval": _text(payload, "Interval", 10),
+        "action": _text(payload, "Action", 20),
+        "prix": _decimal_or_none(payload.get("Prix")),
+        "prix_sl": _decimal_or_none(payload.get("PrixSL")),
+        "prix_tp": _decimal_or_none(payload.get("PrixTP")),
+        "pour_cent": pour_cent if pour_cent is not None and abs(pour_cent) < 10000 else None,
+    }
+
+
+def _user_for(raw: RawAlert, payload: dict[str, Any]) -> tuple[Any, str]:
+    """The alert's user and, when it cannot be trusted, why."""
+    users = get_user_model().objects
+    body_user = payload.get("UserID")
+    if raw.user_id is not None:
+        user = users.filter(pk=raw.user_id, is_active=True).first()
+        if user is None:
+            return None, f"the token's user #{raw.user_id} no longer exists or is inactive"
+        if body_user not in (None, "") and str(body_user) != str(user.pk):
+            return user, f"UserID {body_user} does not match the token's user"
+        return user, ""
+    # Legacy single WEBHOOK_TOKEN: the body's UserID says whose alert it is.
+    if body_user in (None, ""):
+        return None, "UserID is missing (required with the shared WEBHOOK_TOKEN)"
+    if not str(body_user).isdigit():
+        return None, f"UserID is not a number: {body_user!r}"
+    user = users.filter(pk=int(str(body_user)), is_active=True).first()
+    if user is None:
+        return None, f"UserID {body_user} does not exist"
+    return user, ""
+
+
+def _broker_for(user: Any, alert: Alert) -> tuple[Broker | None, str]:
+    if alert.broker_id is not None:
+        broker = Broker.objects.filter(pk=alert.broker_id, user=user).first()
+        if broker is None:
+            return None, f"UserExchangeID {alert.broker_id}: no such broker among your brokers"
+        return broker, ""
+    broker = Broker.objects.filter(user=user, is_default=True).first()
+    if broker is None:
+        return None, "UserExchangeID is missing and you have no default broker"
+    return broker, ""
+
+
+def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator) -> RecordedAlert:
+    """Create the Webhook row for a stream entry (or return the one a previous try created)."""
+    existing = Webhook.objects.select_related("broker").filter(stream_id=stream_id).first()
+    if existing is not None:
+        return RecordedAlert(existing, _alert_again(existing))
+
+    fields: dict[str, Any] = {
+        "stream_id": stream_id,
+        "trace_id": raw.trace_id[:40],
+        "source_ip": raw.source_ip or None,
+        "received_at": _received_at(raw),
+        "status": WebhookStatus.RECEIVED,
+    }
+    problem = raw.rejected
+    payload: dict[str, Any] = {}
+    alert: Alert | None = None
+    user = None
+    if not problem:
+        try:
+            payload = payload_without_secrets(payload_parse(raw.body))
+        except AlertInvalid as exc:
+            problem = str(exc)
+    if not payload:
+        payload = {"body": raw.body[:4096]}
+    fields["raw_payload"] = payload
+    fields.update(_shown_fields(payload))
+
+    user, user_problem = _user_for(raw, payload)
+    problem = problem or user_problem
+    fields["user"] = user
+
+    if not problem:
+        try:
+            alert = _alert_from_payload(payload)
+            fields["bar_time"] = alert.bar_time
+        except AlertInvalid as exc:
+            problem = str(exc)
+
+    if alert is not None and not problem:
+        broker, broker_problem = _broker_for(user, alert)
+        fields["broker"] = broker
+        problem = broker_problem
+
+    if alert is not None and not problem:
+        key = alert_dedup_key(user_id=user.pk if user else None, alert=alert, body=raw.body)
+        fields["dedup_key"] = key
+        earlier = dedup.claim(key, stream_id)
+        if earlier is not None:
+            first = Webhook.objects.filter(stream_id=earlier).values_list("pk", flat=True).first()
+            seconds = dedup.window_seconds
+            problem = (
+                f"duplicate of alert #{first or earlier} received within the last {seconds} s: recorded, not executed"
+            )
+
+    if problem:
+        fields["status"] = WebhookStatus.ERROR
+        fields["error_message"] = problem
+        fields["processed_at"] = timezone.now()
+        alert = None
+    try:
+        webhook = Webhook.objects.create(**fields)
+    except IntegrityError:  # another engine recorded this entry first
+        webhook = Webhook.objects.get(stream_id=stream_id)
+        return RecordedAlert(webhook, _alert_again(webhook))
+    return RecordedAlert(webhook, alert)
+
+
+def _alert_again(webhook: Webhook) -> Alert | None:
+    """Re-parse a recorded alert when an interrupted try left it unfinished."""
+    if webhook.status not in (WebhookStatus.RECEIVED, WebhookStatus.PROCESSING):
+        return None
+    try:
+        return _alert_from_payload(webhook.raw_payload)
+    except AlertInvalid:
+        return None

@@ -1,0 +1,9 @@
+"""The webhook receiver: an aiohttp app that authenticates TradingView alerts and makes them durable, fast.
+
+Entry point: `build_app(...)`; `server.serve(...)` runs it for `manage.py run_webhook_receiver`.
+"""
+
+from apps.webhooks.receiver.app import build_app
+from apps.webhooks.receiver.config import ReceiverConfig
+
+__all__ = ["ReceiverConfig", "build_app"]

@@ -1,0 +1,63 @@
+"""The application factory: wires routes to handlers and runs the token refresher alongside."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from apps.webhooks.receiver.auth import TokenIndex
+from apps.webhooks.receiver.config import ReceiverConfig
+from apps.webhooks.receiver.handlers import WebhookHandlers
+from apps.webhooks.receiver.limits import AddressPolicy, RateLimiter
+from apps.webhooks.receiver.refresh import TokenLoader, TokenRefresher
+from apps.webhooks.receiver.stats import ReceiverStats
+
+INDEX = web.AppKey("index", TokenIndex)
+STATS = web.AppKey("stats", ReceiverStats)
+REFRESHER = web.AppKey("refresher", TokenRefresher)
+
+
+def build_app(*, redis: aioredis.Redis, config: ReceiverConfig, token_loader: TokenLoader) -> web.Application:
+    """A receiver app; tokens are loaded at startup (a failure stops it) and kept fresh until cleanup."""
+    index = TokenIndex(legacy_token=config.legacy_token)
+    limiter = RateLimiter(config.rate_limit_per_minute, config.burst)
+    stats = ReceiverStats()
+    handlers = WebhookHandlers(
+        config=config,
+        redis=redis,
+        index=index,
+        limiter=limiter,
+        addresses=AddressPolicy(config.ip_allowlist, config.trusted_proxies),
+        stats=stats,
+    )
+    refresher = TokenRefresher(
+        index=index,
+        limiter=limiter,
+        loader=token_loader,
+        redis=redis,
+        poll_seconds=config.token_poll_seconds,
+        full_reload_seconds=config.token_full_reload_seconds,
+    )
+    app = web.Application(client_max_size=config.max_body_bytes)
+    app[INDEX] = index
+    app[STATS] = stats
+    app[REFRESHER] = refresher
+    app.router.add_post("/webhook", handlers.webhook)
+    app.router.add_post("/webhook/{token}", handlers.webhook)
+    app.router.add_get("/health", handlers.health)
+    app.cleanup_ctx.append(_keep_tokens_fresh)
+    return app
+
+
+async def _keep_tokens_fresh(app: web.Application) -> AsyncIterator[None]:
+    refresher = app[REFRESHER]
+    await refresher.load()
+    task = asyncio.create_task(refresher.run(), name="webhook-token-refresher")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

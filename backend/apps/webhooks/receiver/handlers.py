@@ -1,0 +1,156 @@
+"""The HTTP entrypoints: POST /webhook[/{token}] and GET /health. Thin: check, store, answer."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import orjson
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from apps.core.streams import RawAlert
+from apps.webhooks.receiver.auth import Identity, TokenIndex
+from apps.webhooks.receiver.body import BodyInvalid, body_parse, body_redacted, body_to_store, body_token
+from apps.webhooks.receiver.config import ReceiverConfig
+from apps.webhooks.receiver.limits import AddressPolicy, RateLimiter, retry_after_header
+from apps.webhooks.receiver.stats import LogThrottle, ReceiverStats, Rejection, utc_now_iso
+from apps.webhooks.receiver.store import StoreUnavailable, alert_store, redis_reachable
+
+logger = logging.getLogger(__name__)
+
+TOKEN_HEADER = "X-Webhook-Token"
+JSON = "application/json"
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None, trace_id: str = "") -> web.Response:
+    answer = {"status": "error", "error": message}
+    if trace_id:
+        answer["trace_id"] = trace_id
+    return web.Response(status=status, body=orjson.dumps(answer), content_type=JSON, headers=headers)
+
+
+class WebhookHandlers:
+    """Request handlers bound to the receiver's state (token index, limits, counters, Redis)."""
+
+    def __init__(
+        self,
+        *,
+        config: ReceiverConfig,
+        redis: aioredis.Redis,
+        index: TokenIndex,
+        limiter: RateLimiter,
+        addresses: AddressPolicy,
+        stats: ReceiverStats,
+    ) -> None:
+        self._config = config
+        self._max_body = config.max_body_bytes
+        self._maxlen = config.stream_maxlen
+        self._redis = redis
+        self._index = index
+        self._limiter = limiter
+        self._addresses = addresses
+        self._stats = stats
+        self._store_warn = LogThrottle(logger)
+        self._limit_warn = LogThrottle(logger, every=60.0)
+
+    def _reject(
+        self, reason: Rejection, status: int, message: str, headers: dict[str, str] | None = None, trace_id: str = ""
+    ) -> web.Response:
+        self._stats.rejected[reason] += 1
+        return _error(status, message, headers, trace_id)
+
+    def _too_large(self) -> web.Response:
+        response = self._reject(Rejection.TOO_LARGE, 413, f"body larger than {self._max_body} bytes")
+        response.force_close()  # do not drain a large body to keep the connection
+        return response
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Authenticate an alert, store it, answer 200 with its trace id (or say why not)."""
+        ip = self._addresses.client_ip(request.remote, request.headers.get("X-Forwarded-For"))
+        if not self._addresses.allowed(ip):
+            return self._reject(Rejection.FORBIDDEN_IP, 403, "source address not allowed")
+        length = request.content_length
+        if length is not None and length > self._max_body:
+            return self._too_large()
+        try:
+            raw = await request.read()  # the app's client_max_size stops a body without Content-Length
+        except web.HTTPRequestEntityTooLarge:
+            return self._too_large()
+        token = request.match_info.get("token") or request.headers.get(TOKEN_HEADER)
+        if token:
+            return await self._outer_token(raw, token, ip)
+        return await self._body_token(raw, ip)
+
+    async def _outer_token(self, raw: bytes, token: str, ip: str) -> web.Response:
+        """Token from the path or header: authenticate before reading the body; record unreadable bodies."""
+        identity = self._index.identify(token)
+        if identity is None:
+            return self._reject(Rejection.UNAUTHORIZED, 401, "invalid token")
+        if limited := self._limited(identity):
+            return limited
+        try:
+            payload = body_parse(raw)
+        except BodyInvalid as exc:
+            return await self._record_invalid(raw, token, identity, ip, str(exc))
+        return await self._store(body_to_store(raw, payload), identity, ip)
+
+    async def _body_token(self, raw: bytes, ip: str) -> web.Response:
+        """Token from the body's `Token` field: the body must parse before we know who sent it."""
+        try:
+            payload = body_parse(raw)
+        except BodyInvalid as exc:
+            return self._reject(Rejection.BAD_BODY, 400, str(exc))
+        token = body_token(payload)
+        if token is None:
+            return self._reject(Rejection.UNAUTHORIZED, 401, "missing token")
+        identity = self._index.identify(token)
+        if identity is None:
+            return self._reject(Rejection.UNAUTHORIZED, 401, "invalid token")
+        if limited := self._limited(identity):
+            return limited
+        return await self._store(body_to_store(raw, payload), identity, ip)
+
+    def _limited(self, identity: Identity) -> web.Response | None:
+        wait = self._limiter.take(identity.key)
+        if not wait:
+            return None
+        self._limit_warn.warning("webhook rate limit reached for user %s", identity.user_id or "(legacy token)")
+        return self._reject(
+            Rejection.RATE_LIMITED, 429, "too many alerts, slow down", {"Retry-After": retry_after_header(wait)}
+        )
+
+    async def _store(self, body: str, identity: Identity, ip: str) -> web.Response:
+        received_at = utc_now_iso()
+        trace_id = uuid.uuid4().hex
+        alert = RawAlert(body, received_at, trace_id, identity.user_id, ip)
+        try:
+            await alert_store(self._redis, alert, maxlen=self._maxlen)
+        except StoreUnavailable as exc:
+            self._store_warn.warning("alert not stored, answering 503: %s", exc)
+            return self._reject(Rejection.STORE_UNAVAILABLE, 503, "alert store unavailable")
+        self._stats.accepted(received_at)
+        return web.Response(body=orjson.dumps({"status": "received", "trace_id": trace_id}), content_type=JSON)
+
+    async def _record_invalid(self, raw: bytes, token: str, identity: Identity, ip: str, problem: str) -> web.Response:
+        """Answer 400, and store the redacted body with `rejected` so the trader sees the error."""
+        alert = RawAlert(body_redacted(raw, token), utc_now_iso(), uuid.uuid4().hex, identity.user_id, ip, problem)
+        try:
+            await alert_store(self._redis, alert, maxlen=self._maxlen)
+        except StoreUnavailable as exc:
+            self._store_warn.warning("rejected alert not recorded: %s", exc)
+            return self._reject(Rejection.BAD_BODY, 400, f"{problem} (not recorded: alert store unavailable)")
+        self._stats.recorded_rejected += 1
+        return self._reject(Rejection.BAD_BODY, 400, problem, trace_id=alert.trace_id)
+
+    async def health(self, request: web.Request) -> web.Response:
+        """Counters, Redis reachability and tokens loaded; 503 when Redis does not answer."""
+        reachable = await redis_reachable(self._redis, within=self._config.health_ping_timeout)
+        state = {
+            "status": "ok" if reachable else "degraded",
+            **self._stats.snapshot(),
+            "redis_reachable": reachable,
+            "tokens_loaded": len(self._index),
+            "legacy_token": bool(self._config.legacy_token),
+        }
+        return web.Response(status=200 if reachable else 503, body=orjson.dumps(state), content_type=JSON)

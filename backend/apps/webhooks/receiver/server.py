@@ -1,0 +1,88 @@
+"""Running the receiver as a process: Redis client, database token loader, uvloop, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from apps.webhooks.receiver.app import INDEX, build_app
+from apps.webhooks.receiver.config import ReceiverConfig
+from apps.webhooks.tokens import token_index_load
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT = 5.0  # seconds given to alerts in flight when asked to stop
+
+
+def receiver_redis(url: str) -> aioredis.Redis:
+    """A Redis client that fails fast: TradingView gives up after 3 s, so one quick retry at most."""
+    return aioredis.Redis.from_url(
+        url, socket_connect_timeout=1.0, socket_timeout=1.0, retry=Retry(NoBackoff(), 1), health_check_interval=30
+    )
+
+
+def _tokens_from_db() -> dict[str, int]:
+    close_old_connections()  # a connection broken by a database restart is replaced, not reused
+    return token_index_load()
+
+
+async def db_token_loader() -> dict[str, int]:
+    """The token index from the database, in a worker thread so the event loop never waits on it."""
+    return await sync_to_async(_tokens_from_db, thread_sensitive=True)()
+
+
+async def serve(*, host: str, port: int, redis_url: str, config: ReceiverConfig) -> None:
+    """Serve until SIGTERM or SIGINT, then let alerts in flight finish and close."""
+    redis = receiver_redis(redis_url)
+    app = build_app(redis=redis, config=config, token_loader=db_token_loader)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    try:
+        await runner.setup()  # loads the tokens: a database problem stops the start here
+        await web.TCPSite(runner, host, port, backlog=1024).start()
+        logger.info(
+            "webhook receiver listening on http://%s:%d (%d tokens loaded, legacy token %s)",
+            host,
+            port,
+            len(app[INDEX]),
+            "on" if config.legacy_token else "off",
+        )
+        await _until_signalled()
+        logger.info("webhook receiver stopping")
+    finally:
+        await runner.cleanup()
+        await redis.aclose()
+
+
+async def _until_signalled() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run(*, host: str, port: int, redis_url: str, config: ReceiverConfig) -> None:
+    """Run `serve` on uvloop when it is installed."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve(host=host, port=port, redis_url=redis_url, config=config))

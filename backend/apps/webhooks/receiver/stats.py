@@ -1,0 +1,79 @@
+"""Counters since start, shown by GET /health, and a log throttle so a flood cannot flood the log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Rejection(StrEnum):
+    """Why an alert was not answered 200; each has its own counter."""
+
+    FORBIDDEN_IP = "forbidden_ip"
+    TOO_LARGE = "too_large"
+    UNAUTHORIZED = "unauthorized"
+    RATE_LIMITED = "rate_limited"
+    BAD_BODY = "bad_body"
+    STORE_UNAVAILABLE = "store_unavailable"
+
+
+class ReceiverStats:
+    """What the receiver did since it started."""
+
+    __slots__ = ("_started", "last_alert_at", "received", "recorded_rejected", "rejected")
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self.received = 0  # stored and answered 200
+        self.recorded_rejected = 0  # answered 4xx but stored with `rejected` for the trader to see
+        self.rejected: Counter[str] = Counter()
+        self.last_alert_at: str | None = None
+
+    def accepted(self, received_at: str) -> None:
+        """Count an alert stored and answered 200."""
+        self.received += 1
+        self.last_alert_at = received_at
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counters as JSON-ready values."""
+        return {
+            "received": self.received,
+            "rejected": sum(self.rejected.values()),
+            "rejected_by_reason": {reason.value: self.rejected[reason] for reason in Rejection},
+            "recorded_rejected": self.recorded_rejected,
+            "uptime_seconds": round(time.monotonic() - self._started, 3),
+            "last_alert_at": self.last_alert_at,
+        }
+
+
+def utc_now_iso() -> str:
+    """Now, ISO 8601 in UTC."""
+    return datetime.now(UTC).isoformat()
+
+
+class LogThrottle:
+    """Log a repeated warning at most once per `every` seconds, with how many were suppressed."""
+
+    __slots__ = ("_every", "_logger", "_next", "_suppressed")
+
+    def __init__(self, logger: logging.Logger, every: float = 5.0) -> None:
+        self._logger = logger
+        self._every = every
+        self._next = 0.0
+        self._suppressed = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        """Log now, or count it until the next allowed time."""
+        now = time.monotonic()
+        if now < self._next:
+            self._suppressed += 1
+            return
+        if self._suppressed:
+            message += f" ({self._suppressed} similar warnings suppressed)"
+            self._suppressed = 0
+        self._next = now + self._every
+        self._logger.warning(message, *args)

@@ -1,0 +1,129 @@
+"""An engine and a gateway on a real Redis, in this process: the gateway on its own thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from apps.brokers.gateway.service import GatewayService
+from apps.brokers.models import Broker, TypeDeTrading
+from apps.core.gateway_client import GatewayClient
+from apps.core.streams import WEBHOOK_RAW, RawAlert
+from apps.webhooks.engine.consumer import TradingEngine
+from apps.webhooks.models import Webhook
+
+
+class GatewayThread:
+    """The real gateway service running on a background event loop."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self.service: GatewayService | None = None
+        self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
+
+    def start(self) -> GatewayThread:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("gateway did not start")
+        return self
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        client = aioredis.Redis.from_url(self.url)
+        self.service = GatewayService(client, consumer="gateway-test")
+        await self.service.start()
+        self._ready.set()
+        while not self._stop.is_set():
+            await self.service.step(block_ms=50)
+        await self.service.close()
+        await client.aclose()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+@pytest.fixture
+def gateway_service(redis_url: str, transactional_db: None) -> Iterator[GatewayThread]:
+    thread = GatewayThread(redis_url).start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def gateway(redis_client: redis.Redis, gateway_service: GatewayThread) -> GatewayClient:
+    return GatewayClient(redis_client, timeout_seconds=5)
+
+
+@pytest.fixture
+def engine(redis_client: redis.Redis, gateway: GatewayClient) -> TradingEngine:
+    engine = TradingEngine(redis_client, gateway, consumer="engine-test", retry_idle_ms=200)
+    engine.start()
+    return engine
+
+
+@pytest.fixture
+def paper_broker(alice: Any) -> Broker:
+    return Broker.objects.create(
+        user=alice, name="Paper", exchange="paper", type_de_trading=TypeDeTrading.WEBHOOKS, is_default=True
+    )
+
+
+class AlertSender:
+    """Appends alerts to `webhook_raw` as the receiver does, and runs the engine over them."""
+
+    def __init__(self, client: redis.Redis, engine: TradingEngine, user: Any, broker: Broker) -> None:
+        self.redis = client
+        self.engine = engine
+        self.user = user
+        self.broker = broker
+
+    def add(self, body: dict[str, Any] | str, *, user_id: int | None | str = "default") -> str:
+        if isinstance(body, dict):
+            body = json.dumps({"UserExchangeID": self.broker.pk, **body})
+        raw = RawAlert(
+            body=body,
+            received_at=datetime.now(UTC).isoformat(),
+            trace_id=uuid.uuid4().hex,
+            user_id=self.user.pk if user_id == "default" else user_id,  # type: ignore[arg-type]
+        )
+        return str(self.redis.xadd(WEBHOOK_RAW, raw.to_fields()).decode())  # type: ignore[arg-type, union-attr]
+
+    def drain(self) -> None:
+        while self.engine.step(block_ms=20):
+            pass
+
+    def send(self, body: dict[str, Any] | str, **kwargs: Any) -> Webhook:
+        entry = self.add(body, **kwargs)
+        self.drain()
+        return Webhook.objects.get(stream_id=entry)
+
+
+@pytest.fixture
+def alerts(redis_client: redis.Redis, engine: TradingEngine, alice: Any, paper_broker: Broker) -> AlertSender:
+    return AlertSender(redis_client, engine, alice, paper_broker)
+
+
+def approx(value: Decimal | None, expected: str, tolerance: str = "0.01") -> bool:
+    return value is not None and abs(value - Decimal(expected)) <= Decimal(tolerance)

@@ -1,0 +1,30 @@
+"""Decimal helpers shared by the domain: parsing without floats, and plain text for messages."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+
+def decimal_from(value: object) -> Decimal | None:
+    """A finite Decimal from a str, int, float or Decimal (floats through str()); None when not a number."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        return None
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def decimal_text(value: Decimal) -> str:
+    """A Decimal as plain text without exponent or trailing zeros: 40000, 0.00001, 0.12487."""
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+def money_text(value: Decimal) -> str:
+    """A quote amount for messages: at least two decimals (3.20, 5005.00) but never hiding digits."""
+    text = decimal_text(value)
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"

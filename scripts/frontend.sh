@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install the frontend's packages and build it, when there is a frontend (frontend/package.json).
+#
+# `npm ci` (or `npm install` without a lock file) runs only when package.json or the lock
+# file changed; `npm run build` runs only when a file outside node_modules/ and dist/ is
+# newer than the last build. Without frontend/package.json this does nothing.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../frontend" 2>/dev/null || exit 0
+[[ -f package.json ]] || exit 0
+
+command -v npm >/dev/null || {
+    echo "frontend/ needs Node.js and npm: run \`make setup\` as root or install nodejs and npm" >&2
+    exit 1
+}
+
+has_script() {
+    node -e 'process.exit(require("./package.json").scripts?.[process.argv[1]] ? 0 : 1)' "$1"
+}
+
+sum=$(cat package.json package-lock.json 2>/dev/null | cksum | tr -d ' ')
+install_stamp=node_modules/.aristobot-install-$sum
+if [[ ! -f $install_stamp ]]; then
+    if [[ -f package-lock.json ]]; then
+        echo "==> frontend: npm ci"
+        npm ci --no-audit --no-fund
+    else
+        echo "==> frontend: npm install (no package-lock.json)"
+        npm install --no-audit --no-fund
+    fi
+    rm -f node_modules/.aristobot-install-*
+    touch "$install_stamp"
+fi
+
+build_stamp=node_modules/.aristobot-build
+if has_script build; then
+    if [[ ! -f $build_stamp ]] || [[ -n $(find . \( -path ./node_modules -o -path ./dist \) -prune -o -type f -newer "$build_stamp" -print -quit) ]]; then
+        echo "==> frontend: npm run build"
+        npm run build
+        touch "$build_stamp"
+    fi
+fi

@@ -1,0 +1,648 @@
+"""Start the whole Aristobot stack on this machine, and stop it cleanly: what `make run` runs.
+
+Order: a private Redis under var/redis (AOF on), `manage.py migrate`, `manage.py seed_demo`,
+then the web server, webhook receiver, trading engine, exchange gateway and, once the command
+exists, the heartbeat. Every output line is prefixed with its process name. Ctrl-C or SIGTERM
+stops the processes (SIGTERM, then SIGKILL after 10 s) and Redis last, with SHUTDOWN so its
+append-only file is flushed. When one process dies, the others are stopped too.
+
+Standard library only: it runs with .venv/bin/python before anything else is known to work.
+
+    scripts/run.py [--no-seed] [--only web,receiver]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+REPO = Path(__file__).resolve().parent.parent
+BACKEND = REPO / "backend"
+WEB_PORT = 8000
+RECEIVER_PORT = 8888
+DEFAULT_REDIS_PORT = 6379
+STOP_GRACE_SECONDS = 10.0
+READY_TIMEOUT_SECONDS = 30.0
+SUPERVISOR = "run"
+COLOURS = {
+    SUPERVISOR: "1",
+    "redis": "31",
+    "migrate": "90",
+    "seed": "90",
+    "web": "32",
+    "receiver": "36",
+    "engine": "33",
+    "gateway": "35",
+    "heartbeat": "34",
+}
+
+
+@dataclass(frozen=True)
+class Service:
+    """One long-running process of the stack, started from backend/."""
+
+    name: str
+    argv: tuple[str, ...]
+    command: str | None = None  # the management command, which must exist to start it
+    port: int | None = None  # the port it serves, checked free before start
+
+
+def stack_services(python: str) -> list[Service]:
+    """Every process `make run` can start, in start order."""
+    daphne = Path(python).parent / "daphne"
+    web_argv = (str(daphne) if daphne.exists() else "daphne", "-b", "127.0.0.1", "-p", str(WEB_PORT))
+    return [
+        Service("web", (*web_argv, "aristobot.asgi:application"), port=WEB_PORT),
+        Service(
+            "receiver",
+            (python, "manage.py", "run_webhook_receiver", "--port", str(RECEIVER_PORT)),
+            command="run_webhook_receiver",
+            port=RECEIVER_PORT,
+        ),
+        Service("engine", (python, "manage.py", "run_trading_engine"), command="run_trading_engine"),
+        Service("gateway", (python, "manage.py", "run_native_exchange_service"), command="run_native_exchange_service"),
+        Service("heartbeat", (python, "manage.py", "run_heartbeat"), command="run_heartbeat"),
+    ]
+
+
+def command_exists(name: str) -> bool:
+    """Whether a Django management command of that name is written in one of our apps."""
+    return any(BACKEND.glob(f"apps/*/management/commands/{name}.py"))
+
+
+class Console:
+    """Writes lines prefixed with a padded, coloured process name; one writer at a time."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.width = max(len(name) for name in names)
+        self.colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        self.lock = threading.Lock()
+
+    def line(self, name: str, text: str) -> None:
+        prefix = name.ljust(self.width)
+        if self.colour:
+            prefix = f"\033[{COLOURS.get(name, '0')}m{prefix}\033[0m"
+        with self.lock, contextlib.suppress(OSError, ValueError):
+            sys.stdout.write(f"{prefix} | {text}\n")
+            sys.stdout.flush()
+
+    def say(self, text: str) -> None:
+        for part in text.splitlines() or [""]:
+            self.line(SUPERVISOR, part)
+
+
+class StartupError(Exception):
+    """The stack cannot start; the message says why and what to do."""
+
+
+class Stopped(Exception):
+    """A stop was asked for (Ctrl-C, SIGTERM) while the stack was starting."""
+
+
+def _die_with_parent_setup() -> Callable[[], None] | None:
+    """On Linux, make children get SIGTERM when the supervisor dies, even by SIGKILL."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def die_with_parent() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return die_with_parent
+
+
+_DIE_WITH_PARENT = _die_with_parent_setup()
+
+
+@dataclass
+class Child:
+    name: str
+    popen: subprocess.Popen[bytes]
+    pump: threading.Thread
+    output: list[str] = field(default_factory=list)
+
+
+class Supervisor:
+    """Starts children in their own process groups, pumps their output, stops them in order."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.children: list[Child] = []
+        self.stop_requested = threading.Event()
+        self.kill_now = threading.Event()
+
+    def request_stop(self, signum: int, _frame: object) -> None:
+        if self.stop_requested.is_set():
+            self.console.say("second signal: killing everything now")
+            self.kill_now.set()
+            return
+        self.console.say(f"{signal.Signals(signum).name} received: stopping (again to kill at once)")
+        self.stop_requested.set()
+
+    def spawn(self, name: str, argv: Sequence[str], *, cwd: Path, env: dict[str, str], keep: bool = False) -> Child:
+        """Start one process; its stdout and stderr go to the console, prefixed with `name`."""
+        try:
+            popen = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                list(argv),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
+                preexec_fn=_DIE_WITH_PARENT,  # noqa: PLW1509 - set before any pump thread runs Python
+            )
+        except OSError as exc:
+            raise StartupError(f"cannot start {name} ({argv[0]}): {exc}") from None
+        assert popen.stdout is not None
+        child = Child(name, popen, threading.Thread(target=lambda: None))
+        child.pump = threading.Thread(target=self._pump, args=(child, popen.stdout, keep), daemon=True)
+        child.pump.start()
+        self.children.append(child)
+        return child
+
+    def _pump(self, child: Child, stream: IO[bytes], keep: bool) -> None:
+        for raw in iter(stream.readline, b""):
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if keep:
+                child.output.append(text)
+            self.console.line(child.name, text)
+        stream.close()
+
+    def run_once(self, name: str, argv: Sequence[str], *, cwd: Path, env: dict[str, str]) -> Child:
+        """Run a one-shot command to the end; a stop request interrupts it."""
+        child = self.spawn(name, argv, cwd=cwd, env=env, keep=True)
+        while child.popen.poll() is None:
+            if self.stop_requested.is_set():
+                self.stop([child])
+                raise Stopped
+            time.sleep(0.1)
+        child.pump.join(timeout=5)
+        self.children.remove(child)
+        return child
+
+    def watch(self, children: Sequence[Child], until: Callable[[], bool] | None = None) -> int | None:
+        """Wait for a stop request, a child's exit, or `until()`; returns 1 when a child exited."""
+        while not self.stop_requested.is_set():
+            for child in children:
+                code = child.popen.poll()
+                if code is not None:
+                    self.console.say(f"{child.name} exited unexpectedly {describe_exit(code)}: stopping the others")
+                    return 1
+            if until is not None and until():
+                return None
+            time.sleep(0.2)
+        return 0
+
+    def stop(self, children: Sequence[Child]) -> None:
+        """SIGTERM each child's process group, wait up to 10 s, then SIGKILL what is left."""
+        for child in children:
+            if child.popen.poll() is None:
+                signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while time.monotonic() < deadline and not self.kill_now.is_set():
+            if not any(group_alive(child) for child in children):
+                break
+            time.sleep(0.1)
+        for child in children:
+            if group_alive(child):
+                self.console.say(f"{child.name} did not stop within {STOP_GRACE_SECONDS:.0f} s: killing it")
+                signal_group(child, signal.SIGKILL)
+        for child in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.popen.wait(timeout=5)
+            child.pump.join(timeout=2)
+
+
+def signal_group(child: Child, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.popen.pid, signum)
+
+
+def group_alive(child: Child) -> bool:
+    """Whether the child or anything it started in its process group still runs."""
+    child.popen.poll()  # reap the leader, so a finished one no longer counts
+    try:
+        os.killpg(child.popen.pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"(killed by {signal.Signals(-code).name})"
+        return f"(killed by signal {-code})"
+    return f"with code {code}"
+
+
+# --- environment ------------------------------------------------------------------------------
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The variables a `.env` file sets (KEY=VALUE lines, as python-dotenv reads them)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").lstrip()
+        name, sep, value = line.partition("=")
+        if not sep:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].strip()
+        values[name.strip()] = value
+    return values
+
+
+def secrets_load_or_create(path: Path, console: Console) -> dict[str, str]:
+    """The generated secrets in var/secrets.env: made once, 0600, reused on every start."""
+    generators = {
+        "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
+        "ARISTOBOT_ENCRYPTION_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    }
+    values = read_dotenv(path)
+    missing = [name for name in generators if not values.get(name)]
+    if path.exists() and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+        console.say(f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path} was readable by others: now 0600")
+    if not missing:
+        return values
+    for name in missing:
+        values[name] = generators[name]()
+    text = (
+        "# Secrets generated by scripts/run.py (`make run`) and reused on every start. Keep this file\n"
+        "# private and backed up: without ARISTOBOT_ENCRYPTION_KEY, stored exchange keys cannot be read.\n"
+        + "".join(f"{name}={value}\n" for name, value in values.items())
+    )
+    tmp = path.with_name(path.name + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    tmp.replace(path)
+    console.say(f"generated {', '.join(missing)} in {path} (mode 0600)")
+    return values
+
+
+def var_dir_choose(dotenv: dict[str, str]) -> Path:
+    """var/ at the repository root, or ARISTOBOT_VAR_DIR (relative to the repository)."""
+    raw = os.environ.get("ARISTOBOT_VAR_DIR") or dotenv.get("ARISTOBOT_VAR_DIR") or "var"
+    return (REPO / raw).resolve()
+
+
+def stack_environment(
+    *, var_dir: Path, dotenv: dict[str, str], generated: dict[str, str], console: Console
+) -> dict[str, str]:
+    """The environment of every process: the caller's, plus what the stack needs to run alone.
+
+    A variable set in the environment or in .env wins over the generated default, so that
+    `.env` keeps the meaning settings.py gives it.
+    """
+    env = dict(os.environ)
+    env.setdefault("DEBUG", dotenv.get("DEBUG", "1"))
+    for name, value in generated.items():
+        if not (os.environ.get(name) or dotenv.get(name)):
+            env[name] = value
+        else:
+            console.say(f"{name} comes from your environment or .env, not from var/secrets.env")
+    env["ARISTOBOT_VAR_DIR"] = str(var_dir)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+
+def redis_command(port: int, *args: str, timeout: float = 1.0) -> bytes:
+    """Send one command to Redis on 127.0.0.1 and return the raw reply ('' when it hung up)."""
+    payload = f"*{len(args)}\r\n" + "".join(f"${len(arg.encode())}\r\n{arg}\r\n" for arg in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(payload.encode())
+        try:
+            return sock.recv(4096)
+        except ConnectionResetError:
+            return b""
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return False  # something listens on another address of this port
+    except OSError:
+        return True
+
+
+def port_any_free() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def process_command_line(pid: int) -> str:
+    proc = Path(f"/proc/{pid}/cmdline")
+    if proc.exists():
+        with contextlib.suppress(OSError):
+            return proc.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return ""
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        ["ps", "-p", str(pid), "-o", "command="],  # noqa: S607 - ps from PATH
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout
+
+
+def redis_stop_leftover(redis_dir: Path, console: Console) -> None:
+    """Stop a Redis that a previous, killed `make run` left running on our data folder."""
+    pidfile = redis_dir / "redis.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if "redis-server" not in process_command_line(pid):
+        pidfile.unlink(missing_ok=True)
+        return
+    console.say(f"a Redis left by an earlier run is still running (pid {pid}): stopping it")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)  # Redis flushes its append-only file on SIGTERM
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while time.monotonic() < deadline and "redis-server" in process_command_line(pid):
+        time.sleep(0.1)
+    if "redis-server" in process_command_line(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def redis_start(*, supervisor: Supervisor, var_dir: Path, dotenv: dict[str, str]) -> tuple[Child, int]:
+    """Start the private Redis under var/redis and wait until it answers PING."""
+    console = supervisor.console
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise StartupError("redis-server is not installed: run `make setup` (as root it installs it)")
+    redis_dir = var_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    redis_stop_leftover(redis_dir, console)
+
+    raw_port = os.environ.get("REDIS_PORT") or dotenv.get("REDIS_PORT") or str(DEFAULT_REDIS_PORT)
+    try:
+        wanted = int(raw_port)
+    except ValueError:
+        raise StartupError(f"REDIS_PORT must be a port number, got {raw_port!r}") from None
+    port = wanted
+    if not port_free(wanted):
+        port = port_any_free()
+        console.say(f"port {wanted} is taken (another Redis?): the private Redis uses port {port} instead")
+
+    argv = [
+        binary,
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(redis_dir),
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--save", "",
+        "--daemonize", "no",
+        "--pidfile", str(redis_dir / "redis.pid"),
+    ]  # fmt: skip
+    child = supervisor.spawn("redis", argv, cwd=redis_dir, env=dict(os.environ))
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if supervisor.stop_requested.is_set():
+            raise Stopped
+        if child.popen.poll() is not None:
+            raise StartupError(f"redis-server exited at start {describe_exit(child.popen.returncode)}")
+        with contextlib.suppress(OSError):
+            if redis_command(port, "PING").startswith(b"+PONG"):
+                return child, port
+        time.sleep(0.1)
+    raise StartupError(f"redis-server does not answer on port {port} after {READY_TIMEOUT_SECONDS:.0f} s")
+
+
+def redis_stop(supervisor: Supervisor, child: Child, port: int) -> None:
+    """SHUTDOWN (flushes the append-only file), then SIGTERM, then SIGKILL."""
+    if child.popen.poll() is None:
+        with contextlib.suppress(OSError):
+            reply = redis_command(port, "SHUTDOWN", timeout=STOP_GRACE_SECONDS)
+            if reply.startswith(b"-"):
+                supervisor.console.say(f"Redis refused SHUTDOWN: {reply.decode(errors='replace').strip()}")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.popen.wait(timeout=STOP_GRACE_SECONDS)
+    supervisor.stop([child])
+
+
+# --- the stack --------------------------------------------------------------------------------
+
+
+def curl_command(lines: Sequence[str]) -> list[str]:
+    """The curl command seed_demo printed (with its continuation lines), to repeat at the end."""
+    for index, line in enumerate(lines):
+        if re.match(r"^\s*(\$\s*)?curl\s", line):
+            command = [line.strip()]
+            while command[-1].endswith("\\") and index + len(command) < len(lines):
+                command.append(lines[index + len(command)].strip())
+            return command
+    return []
+
+
+def services_select(all_services: Sequence[Service], only: str | None) -> list[Service]:
+    by_name = {service.name: service for service in all_services}
+    if only is None:
+        return [s for s in all_services if s.name != "heartbeat" or command_exists("run_heartbeat")]
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in by_name]
+    if unknown or not names:
+        raise StartupError(f"--only takes a comma-separated list of {', '.join(by_name)}; got {only!r}")
+    return [service for service in all_services if service.name in names]
+
+
+def services_check(selected: Sequence[Service]) -> None:
+    """Fail before starting anything when a command is missing or a port is taken."""
+    missing = [s for s in selected if s.command and not command_exists(s.command)]
+    if missing:
+        names = ", ".join(f"{s.name} (manage.py {s.command})" for s in missing)
+        raise StartupError(
+            f"not written yet: {names}; start the others with --only, e.g. "
+            f"--only {','.join(s.name for s in selected if s not in missing) or 'web'}"
+        )
+    for service in selected:
+        if service.port is not None and not port_free(service.port):
+            raise StartupError(
+                f"port {service.port} for {service.name} is already in use (another `make run`?): stop that first"
+            )
+
+
+def wait_ready(supervisor: Supervisor, children: Sequence[Child], ports: Sequence[int]) -> int | None:
+    """Wait until the given ports answer (at most 30 s): the banner then comes after start-up noise."""
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    return supervisor.watch(
+        children, until=lambda: time.monotonic() > deadline or all(port_open(port) for port in ports)
+    )
+
+
+def banner(
+    console: Console, *, selected: Sequence[Service], redis_port: int, var_dir: Path, env: dict[str, str], curl: list[str]
+) -> None:
+    names = {service.name for service in selected}
+    lines = ["", "Aristobot is running:"]
+    if "web" in names:
+        lines += [
+            f"  dashboard / API   http://127.0.0.1:{WEB_PORT}",
+            f"  admin             http://127.0.0.1:{WEB_PORT}/admin/",
+            "  login             demo / demo",
+        ]
+    if "receiver" in names:
+        lines += [
+            f"  webhook receiver  http://127.0.0.1:{RECEIVER_PORT}/webhook",
+            f"  health            http://127.0.0.1:{RECEIVER_PORT}/health",
+        ]
+    database = env.get("DATABASE_URL") or f"SQLite {var_dir / 'aristobot.sqlite3'}"
+    lines += [
+        f"  Redis             redis://127.0.0.1:{redis_port}/0 (data in {var_dir / 'redis'})",
+        f"  database          {database}",
+        f"  processes         {', '.join(sorted(names, key=[s.name for s in selected].index))}",
+    ]
+    if curl:
+        lines += ["", "Send a test alert:", *(f"  {line}" for line in curl)]
+    lines += ["", "Ctrl-C stops everything.", ""]
+    console.say("\n".join(lines))
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-seed", action="store_true", help="do not run manage.py seed_demo")
+    parser.add_argument(
+        "--only", metavar="NAMES", help="start only these processes, e.g. web,receiver (Redis always starts)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    python = sys.executable
+    all_services = stack_services(python)
+    console = Console([SUPERVISOR, "redis", "migrate", "seed", *(s.name for s in all_services)])
+    supervisor = Supervisor(console)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, supervisor.request_stop)
+
+    try:
+        selected = services_select(all_services, args.only)
+        services_check(selected)
+    except StartupError as exc:
+        console.say(f"error: {exc}")
+        return 1
+
+    dotenv = read_dotenv(REPO / ".env")
+    var_dir = var_dir_choose(dotenv)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    lock_handle = (var_dir / "run.lock").open("a+")
+    try:
+        fcntl.flock(lock_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        console.say(f"error: another `make run` is already running on {var_dir}: stop it first")
+        return 1
+
+    generated = secrets_load_or_create(var_dir / "secrets.env", console)
+    env = stack_environment(var_dir=var_dir, dotenv=dotenv, generated=generated, console=console)
+
+    redis: tuple[Child, int] | None = None
+    running: list[Child] = []
+    code: int | None = 1
+    try:
+        redis = redis_start(supervisor=supervisor, var_dir=var_dir, dotenv=dotenv)
+        if (os.environ.get("REDIS_URL") or dotenv.get("REDIS_URL") or env["REDIS_URL"]).rstrip("/") not in {
+            f"redis://127.0.0.1:{redis[1]}/0",
+            f"redis://127.0.0.1:{redis[1]}",
+        } and (os.environ.get("REDIS_URL") or dotenv.get("REDIS_URL")):
+            console.say("REDIS_URL from your environment or .env is ignored: `make run` uses its private Redis")
+        env["REDIS_URL"] = f"redis://127.0.0.1:{redis[1]}/0"
+
+        migrate = supervisor.run_once("migrate", [python, "manage.py", "migrate", "--noinput"], cwd=BACKEND, env=env)
+        if migrate.popen.returncode != 0:
+            raise StartupError(f"manage.py migrate failed {describe_exit(migrate.popen.returncode)}")
+
+        curl: list[str] = []
+        if args.no_seed:
+            console.say("--no-seed: demo data not (re)created")
+        elif not command_exists("seed_demo"):
+            console.say("manage.py seed_demo is not written yet: no demo data")
+        else:
+            seed = supervisor.run_once("seed", [python, "manage.py", "seed_demo"], cwd=BACKEND, env=env)
+            if seed.popen.returncode != 0:
+                raise StartupError(f"manage.py seed_demo failed {describe_exit(seed.popen.returncode)}")
+            curl = curl_command(seed.output)
+
+        for service in selected:
+            running.append(supervisor.spawn(service.name, service.argv, cwd=BACKEND, env=env))
+        watched = [*running, redis[0]]
+        ports = [service.port for service in selected if service.port is not None]
+        code = wait_ready(supervisor, watched, ports)
+        if code is None:
+            banner(console, selected=selected, redis_port=redis[1], var_dir=var_dir, env=env, curl=curl)
+            code = supervisor.watch(watched)
+    except StartupError as exc:
+        console.say(f"error: {exc}")
+        code = 1
+    except Stopped:
+        code = 0
+    finally:
+        if running:
+            console.say("stopping " + ", ".join(child.name for child in running))
+            supervisor.stop(running)
+        if redis is not None:
+            console.say("stopping redis")
+            redis_stop(supervisor, *redis)
+        lock_handle.close()
+    console.say("all stopped")
+    return code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
