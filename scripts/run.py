@@ -138,6 +138,8 @@ _DIE_WITH_PARENT = _die_with_parent_setup()
 
 @dataclass
 class Child:
+    """A started process, the thread copying its output, and that output when kept."""
+
     name: str
     popen: subprocess.Popen[bytes]
     pump: threading.Thread
@@ -149,7 +151,6 @@ class Supervisor:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.children: list[Child] = []
         self.stop_requested = threading.Event()
         self.kill_now = threading.Event()
 
@@ -172,23 +173,22 @@ class Supervisor:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
-                preexec_fn=_DIE_WITH_PARENT,  # noqa: PLW1509 - set before any pump thread runs Python
+                preexec_fn=_DIE_WITH_PARENT,
             )
         except OSError as exc:
             raise StartupError(f"cannot start {name} ({argv[0]}): {exc}") from None
         assert popen.stdout is not None
-        child = Child(name, popen, threading.Thread(target=lambda: None))
-        child.pump = threading.Thread(target=self._pump, args=(child, popen.stdout, keep), daemon=True)
-        child.pump.start()
-        self.children.append(child)
-        return child
+        output: list[str] = []
+        pump = threading.Thread(target=self._pump, args=(name, popen.stdout, output if keep else None), daemon=True)
+        pump.start()
+        return Child(name, popen, pump, output)
 
-    def _pump(self, child: Child, stream: IO[bytes], keep: bool) -> None:
+    def _pump(self, name: str, stream: IO[bytes], keep: list[str] | None) -> None:
         for raw in iter(stream.readline, b""):
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if keep:
-                child.output.append(text)
-            self.console.line(child.name, text)
+            if keep is not None:
+                keep.append(text)
+            self.console.line(name, text)
         stream.close()
 
     def run_once(self, name: str, argv: Sequence[str], *, cwd: Path, env: dict[str, str]) -> Child:
@@ -200,7 +200,6 @@ class Supervisor:
                 raise Stopped
             time.sleep(0.1)
         child.pump.join(timeout=5)
-        self.children.remove(child)
         return child
 
     def watch(self, children: Sequence[Child], until: Callable[[], bool] | None = None) -> int | None:
@@ -527,7 +526,13 @@ def wait_ready(supervisor: Supervisor, children: Sequence[Child], ports: Sequenc
 
 
 def banner(
-    console: Console, *, selected: Sequence[Service], redis_port: int, var_dir: Path, env: dict[str, str], curl: list[str]
+    console: Console,
+    *,
+    selected: Sequence[Service],
+    redis_port: int,
+    var_dir: Path,
+    env: dict[str, str],
+    curl: list[str],
 ) -> None:
     names = {service.name for service in selected}
     lines = ["", "Aristobot is running:"]
@@ -597,12 +602,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     code: int | None = 1
     try:
         redis = redis_start(supervisor=supervisor, var_dir=var_dir, dotenv=dotenv)
-        if (os.environ.get("REDIS_URL") or dotenv.get("REDIS_URL") or env["REDIS_URL"]).rstrip("/") not in {
-            f"redis://127.0.0.1:{redis[1]}/0",
-            f"redis://127.0.0.1:{redis[1]}",
-        } and (os.environ.get("REDIS_URL") or dotenv.get("REDIS_URL")):
-            console.say("REDIS_URL from your environment or .env is ignored: `make run` uses its private Redis")
         env["REDIS_URL"] = f"redis://127.0.0.1:{redis[1]}/0"
+        if (configured := os.environ.get("REDIS_URL") or dotenv.get("REDIS_URL")) and configured != env["REDIS_URL"]:
+            console.say(f"REDIS_URL={configured} is ignored: `make run` uses its private Redis")
 
         migrate = supervisor.run_once("migrate", [python, "manage.py", "migrate", "--noinput"], cwd=BACKEND, env=env)
         if migrate.popen.returncode != 0:

@@ -104,7 +104,8 @@ def _json_kind(value: object) -> str:
 
 def payload_without_secrets(payload: dict[str, Any]) -> dict[str, Any]:
     """A copy of the payload without the token, safe to store and show."""
-    return {key: value for key, value in payload.items() if key not in SECRET_FIELDS}
+    secret = {name.casefold() for name in SECRET_FIELDS}
+    return {key: value for key, value in payload.items() if str(key).casefold() not in secret}
 
 
 def alert_from_payload(payload: dict[str, Any]) -> Alert:

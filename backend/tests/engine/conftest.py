@@ -125,5 +125,15 @@ def alerts(redis_client: redis.Redis, engine: TradingEngine, alice: Any, paper_b
     return AlertSender(redis_client, engine, alice, paper_broker)
 
 
+BUY_BODY = {
+    "Symbol": "BTCUSDT",
+    "Action": "BuyMarket",
+    "PourCent": "50",
+    "Prix": "40000",
+    "PrixSL": "38000",
+    "PrixTP": "46000",
+}
+
+
 def approx(value: Decimal | None, expected: str, tolerance: str = "0.01") -> bool:
     return value is not None and abs(value - Decimal(expected)) <= Decimal(tolerance)

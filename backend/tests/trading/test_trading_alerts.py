@@ -234,3 +234,7 @@ def test_alert_parse_reads_bytes_end_to_end() -> None:
 def test_reference_price_is_prix_else_close() -> None:
     assert alert_from_payload(body(Close=10)).reference_price == Decimal(10)
     assert alert_from_payload(body(Close=10, Prix=11)).reference_price == Decimal(11)
+
+
+def test_token_in_any_case_is_not_kept_in_the_payload() -> None:
+    assert "token" not in alert_from_payload(body(token="secret")).payload

@@ -193,3 +193,35 @@ def test_pruned_final_orders_are_forgotten_but_open_ones_kept(book: PaperBook, b
     assert book.find_order(client_order_id="c0") is None
     assert book.find_order(client_order_id="c2") is not None
     assert book.find_order(client_order_id="L1") is not None
+
+
+def test_sell_limit_at_or_below_the_market_fills_at_once_at_the_market_price(book: PaperBook, btc: Market) -> None:
+    book.create_order(buy(), market=btc, market_price=D(40000), now_ms=NOW)
+    request = OrderRequest("L2", "BTC/USDT", OrderSide.SELL, OrderType.LIMIT, D("0.12487"), price=D(39000))
+    state = book.create_order(request, market=btc, market_price=D(40000), now_ms=NOW)
+    assert (state.status, state.average) == (OrderStatus.FILLED, D(40000))
+
+
+def test_limit_minimum_value_is_judged_at_the_limit_price(book: PaperBook, btc: Market) -> None:
+    # 0.00013 BTC is worth 5.20 USDT at the 40000 limit, 4.94 at the 38000 market: the exchange accepts it.
+    request = OrderRequest("L1", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, D("0.00013"), price=D(40000))
+    assert book.create_order(request, market=btc, market_price=D(38000), now_ms=NOW).status is OrderStatus.FILLED
+
+
+def test_resting_stop_market_sell_refused_when_the_market_is_already_below(book: PaperBook, btc: Market) -> None:
+    book.create_order(buy(), market=btc, market_price=D(40000), now_ms=NOW)
+    request = OrderRequest("S1", "BTC/USDT", OrderSide.SELL, OrderType.STOP_MARKET, D("0.1"), stop_price=D(41000))
+    with pytest.raises(OrderInvalid, match="would trigger at once"):
+        book.create_order(request, market=btc, market_price=D(40000), now_ms=NOW)
+
+
+def test_stop_market_buy_is_not_supported(book: PaperBook, btc: Market) -> None:
+    request = OrderRequest("S1", "BTC/USDT", OrderSide.BUY, OrderType.STOP_MARKET, D("0.1"), stop_price=D(41000))
+    with pytest.raises(OrderInvalid, match="only to sell"):
+        book.create_order(request, market=btc, market_price=D(40000), now_ms=NOW)
+
+
+def test_order_for_another_market_than_the_one_given_is_refused(book: PaperBook, btc: Market) -> None:
+    request = OrderRequest("c1", "ETH/USDT", OrderSide.BUY, OrderType.MARKET, D("0.1"))
+    with pytest.raises(OrderInvalid, match="the order is for ETH/USDT but the market given is BTC/USDT"):
+        book.create_order(request, market=btc, market_price=D(40000), now_ms=NOW)

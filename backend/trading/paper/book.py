@@ -111,6 +111,7 @@ class PaperBook:
             price = market_price if market_price is not None else request.reference_price
             if price is None:
                 raise OrderInvalid(f"no price known for {market.symbol} yet: a market order needs a reference price")
+            order_check_limits(amount=request.amount, price=price, market=market)
             return self._place_filled(request, market=market, price=price, now_ms=now_ms)
         if request.type is OrderType.LIMIT:
             limit = required(request.price, "a limit order needs a price")
@@ -259,7 +260,6 @@ class PaperBook:
         return self._new_order(request, lock=lock, now_ms=now_ms)
 
     def _place_filled(self, request: OrderRequest, *, market: Market, price: Decimal, now_ms: int) -> OrderState:
-        order_check_limits(amount=request.amount, price=price, market=market)
         buy = request.side is OrderSide.BUY
         self._check_free(market, request.side, request.amount * price * (1 + self.fee_rate) if buy else request.amount)
         order = self._new_order(request, lock=Decimal(0), now_ms=now_ms)

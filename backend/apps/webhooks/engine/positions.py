@@ -23,6 +23,7 @@ from trading.positions import Position, position_apply_buy, position_apply_sell,
 
 logger = logging.getLogger(__name__)
 
+STORED_PLACES = Decimal("1e-12")
 PROTECTIVE = (OrderKind.STOP_LOSS, OrderKind.TAKE_PROFIT)
 LIVE = (OrderStatus.NEW, OrderStatus.SUBMITTING, OrderStatus.OPEN)
 
@@ -35,13 +36,19 @@ def _domain(position: WebhookState) -> Position:
     return Position(position.quantity, position.entry_price, position.entry_fees, position.realized_pnl)
 
 
+def _stored(value: Decimal) -> Decimal:
+    """Quantize to the database's 12 decimal places explicitly rather than on save."""
+    return value.quantize(STORED_PLACES)
+
+
 def _store(position: WebhookState, figures: Position, *, price: Decimal) -> None:
-    position.quantity = figures.quantity
-    position.entry_price = figures.entry_price
-    position.entry_fees = figures.entry_fees
-    position.realized_pnl = figures.realized_pnl
+    position.quantity = _stored(figures.quantity)
+    position.entry_price = _stored(figures.entry_price)
+    position.entry_fees = _stored(figures.entry_fees)
+    position.realized_pnl = _stored(figures.realized_pnl)
     position.current_price = price
-    position.unrealized_pnl = position_unrealized_pnl(figures, price=price) if not figures.is_flat else Decimal(0)
+    unrealized = position_unrealized_pnl(figures, price=price) if not figures.is_flat else Decimal(0)
+    position.unrealized_pnl = _stored(unrealized)
     if figures.is_flat:
         position.status = PositionStatus.CLOSED
         position.closed_at = timezone.now()
