@@ -151,7 +151,7 @@ start_postgres() {
         echo "could not create the database aristobot" >&2
         return 1
     fi
-    echo "PostgreSQL $(as_pg "$PG_BIN/postgres" --version | awk '{print $NF}') on 127.0.0.1:$PG_PORT, data in $PG_DIR"
+    echo "PostgreSQL $(as_pg "$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT, data in $PG_DIR"
 }
 
 cleanup() {

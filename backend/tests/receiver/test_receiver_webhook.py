@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import aiohttp
 import orjson
 import pytest
 import redis.asyncio as aioredis
@@ -190,3 +193,19 @@ async def test_get_on_webhook_is_not_allowed(receiver: ReceiverFactory) -> None:
         response = await client.get(f"/webhook/{ALICE_TOKEN}")
 
     assert response.status == 405
+
+
+async def test_burst_of_concurrent_alerts_is_all_stored(receiver: ReceiverFactory, redis: aioredis.Redis) -> None:
+    url_of = f"/webhook/{ALICE_TOKEN}"
+    async with (
+        receiver(rate_limit_per_minute=0) as client,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,  # more than Redis's pool of 100
+    ):
+        url = client.make_url(url_of)
+        responses = await asyncio.gather(*(session.post(url, data=orjson.dumps({**ALERT, "N": n})) for n in range(300)))
+        answers = [await response.json() for response in responses]
+
+    assert {response.status for response in responses} == {200}
+    stored = await stored_alerts(redis)
+    assert len(stored) == 300
+    assert {alert.trace_id for alert in stored} == {answer["trace_id"] for answer in answers}

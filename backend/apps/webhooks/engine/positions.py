@@ -33,7 +33,12 @@ def position_open(*, broker_id: int, symbol: str) -> WebhookState | None:
 
 
 def _domain(position: WebhookState) -> Position:
-    return Position(position.quantity, position.entry_price, position.entry_fees, position.realized_pnl)
+    return Position(
+        Decimal(position.quantity),
+        Decimal(position.entry_price),
+        Decimal(position.entry_fees),
+        Decimal(position.realized_pnl),
+    )
 
 
 def _stored(value: Decimal) -> Decimal:

@@ -15,10 +15,12 @@ from apps.webhooks.receiver.handlers import WebhookHandlers
 from apps.webhooks.receiver.limits import AddressPolicy, RateLimiter
 from apps.webhooks.receiver.refresh import TokenLoader, TokenRefresher
 from apps.webhooks.receiver.stats import ReceiverStats
+from apps.webhooks.receiver.store import AlertWriter
 
 INDEX = web.AppKey("index", TokenIndex)
 STATS = web.AppKey("stats", ReceiverStats)
 REFRESHER = web.AppKey("refresher", TokenRefresher)
+WRITER = web.AppKey("writer", AlertWriter)
 
 
 def build_app(*, redis: aioredis.Redis, config: ReceiverConfig, token_loader: TokenLoader) -> web.Application:
@@ -26,9 +28,11 @@ def build_app(*, redis: aioredis.Redis, config: ReceiverConfig, token_loader: To
     index = TokenIndex(legacy_token=config.legacy_token)
     limiter = RateLimiter(config.rate_limit_per_minute, config.burst)
     stats = ReceiverStats()
+    writer = AlertWriter(redis, maxlen=config.stream_maxlen)
     handlers = WebhookHandlers(
         config=config,
         redis=redis,
+        writer=writer,
         index=index,
         limiter=limiter,
         addresses=AddressPolicy(config.ip_allowlist, config.trusted_proxies),
@@ -46,10 +50,12 @@ def build_app(*, redis: aioredis.Redis, config: ReceiverConfig, token_loader: To
     app[INDEX] = index
     app[STATS] = stats
     app[REFRESHER] = refresher
+    app[WRITER] = writer
     app.router.add_post("/webhook", handlers.webhook)
     app.router.add_post("/webhook/{token}", handlers.webhook)
     app.router.add_get("/health", handlers.health)
     app.cleanup_ctx.append(_keep_tokens_fresh)
+    app.cleanup_ctx.append(_run_writer)
     return app
 
 
@@ -61,3 +67,10 @@ async def _keep_tokens_fresh(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _run_writer(app: web.Application) -> AsyncIterator[None]:
+    writer = app[WRITER]
+    writer.start()
+    yield
+    await writer.stop()  # after the server stopped: alerts in flight were answered first

@@ -15,7 +15,7 @@ from apps.webhooks.receiver.body import BodyInvalid, body_parse, body_redacted, 
 from apps.webhooks.receiver.config import ReceiverConfig
 from apps.webhooks.receiver.limits import AddressPolicy, RateLimiter, retry_after_header
 from apps.webhooks.receiver.stats import LogThrottle, ReceiverStats, Rejection, utc_now_iso
-from apps.webhooks.receiver.store import StoreUnavailable, alert_store, redis_reachable
+from apps.webhooks.receiver.store import AlertWriter, StoreUnavailable, redis_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class WebhookHandlers:
         *,
         config: ReceiverConfig,
         redis: aioredis.Redis,
+        writer: AlertWriter,
         index: TokenIndex,
         limiter: RateLimiter,
         addresses: AddressPolicy,
@@ -45,8 +46,8 @@ class WebhookHandlers:
     ) -> None:
         self._config = config
         self._max_body = config.max_body_bytes
-        self._maxlen = config.stream_maxlen
         self._redis = redis
+        self._writer = writer
         self._index = index
         self._limiter = limiter
         self._addresses = addresses
@@ -125,7 +126,7 @@ class WebhookHandlers:
         trace_id = uuid.uuid4().hex
         alert = RawAlert(body, received_at, trace_id, identity.user_id, ip)
         try:
-            await alert_store(self._redis, alert, maxlen=self._maxlen)
+            await self._writer.store(alert)
         except StoreUnavailable as exc:
             self._store_warn.warning("alert not stored, answering 503: %s", exc)
             return self._reject(Rejection.STORE_UNAVAILABLE, 503, "alert store unavailable")
@@ -136,7 +137,7 @@ class WebhookHandlers:
         """Answer 400, and store the redacted body with `rejected` so the trader sees the error."""
         alert = RawAlert(body_redacted(raw, token), utc_now_iso(), uuid.uuid4().hex, identity.user_id, ip, problem)
         try:
-            await alert_store(self._redis, alert, maxlen=self._maxlen)
+            await self._writer.store(alert)
         except StoreUnavailable as exc:
             self._store_warn.warning("rejected alert not recorded: %s", exc)
             return self._reject(Rejection.BAD_BODY, 400, f"{problem} (not recorded: alert store unavailable)")

@@ -1,0 +1,111 @@
+"""The real processes (receiver, engine, gateway) on a real Redis and their own database."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from tests.conftest import free_port
+
+BACKEND = Path(__file__).resolve().parents[2]
+
+
+class Database:
+    """A database of its own for the stack: a PostgreSQL database when the run has one, else SQLite."""
+
+    def __init__(self, tmp: Path) -> None:
+        base = os.environ.get("DATABASE_URL", "")
+        self.postgres = base.startswith(("postgres://", "postgresql://"))
+        if self.postgres:
+            self.name = f"e2e_{uuid.uuid4().hex[:10]}"
+            self.admin_url = base
+            with psycopg.connect(base, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{self.name}"')
+            self.url = re.sub(r"/[^/]*$", f"/{self.name}", base)
+        else:
+            self.url = f"sqlite:///{tmp / 'e2e.sqlite3'}"
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        if self.postgres:
+            with psycopg.connect(self.url) as conn:
+                return list(conn.execute(sql.replace("?", "%s"), params).fetchall())
+        path = self.url.removeprefix("sqlite:///")
+        with sqlite3.connect(path, timeout=10) as conn:
+            return list(conn.execute(sql, params).fetchall())
+
+    def drop(self) -> None:
+        if self.postgres:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class Stack:
+    """Starts and stops the processes; every process logs to a file under `tmp`."""
+
+    def __init__(self, *, tmp: Path, redis_url: str, database: Database, extra_env: dict[str, str] | None = None) -> None:
+        self.tmp = tmp
+        self.database = database
+        self.receiver_port = free_port()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "aristobot.settings_test",
+            "DATABASE_URL": database.url,
+            "REDIS_URL": redis_url,
+            "ARISTOBOT_VAR_DIR": str(tmp),
+            "WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{self.receiver_port}",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=BACKEND, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def start(self, name: str) -> None:
+        commands = {
+            "receiver": ["run_webhook_receiver", "--host", "127.0.0.1", "--port", str(self.receiver_port)],
+            "engine": ["run_trading_engine", "--consumer", "engine-e2e"],
+            "gateway": ["run_native_exchange_service", "--consumer", "gateway-e2e"],
+        }
+        log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "manage.py", *commands[name]], cwd=BACKEND, env=self.env, stdout=log, stderr=log
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        process.wait(timeout=15)
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            try:
+                self.kill(name, signal.SIGTERM)
+            except subprocess.TimeoutExpired:
+                self.kill(name, signal.SIGKILL)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.tmp.glob("*.log")))
+
+    def wait_until(self, condition: Any, *, timeout: float = 20.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}\n{self.logs()}")
