@@ -448,6 +448,7 @@ def redis_start(*, supervisor: Supervisor, var_dir: Path, dotenv: dict[str, str]
         "--appendfsync", "everysec",
         "--save", "",
         "--daemonize", "no",
+        "--loglevel", "warning",
         "--pidfile", str(redis_dir / "redis.pid"),
     ]  # fmt: skip
     child = supervisor.spawn("redis", argv, cwd=redis_dir, env=dict(os.environ))
@@ -540,7 +541,7 @@ def banner(
         lines += [
             f"  dashboard / API   http://127.0.0.1:{WEB_PORT}",
             f"  admin             http://127.0.0.1:{WEB_PORT}/admin/",
-            "  login             demo / demo",
+            "  login             demo / demo (made by seed_demo)",
         ]
     if "receiver" in names:
         lines += [

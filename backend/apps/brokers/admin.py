@@ -1,0 +1,48 @@
+"""Admin for brokers: credentials can be replaced, never read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.brokers.models import Broker, PaperAccount
+
+
+class BrokerForm(forms.ModelForm):  # type: ignore[type-arg]
+    api_key = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep the current one")
+    api_secret = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep")
+    api_password = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep")
+
+    class Meta:
+        model = Broker
+        exclude = ("api_key_encrypted", "api_secret_encrypted", "api_password_encrypted")
+
+
+@admin.register(Broker)
+class BrokerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = BrokerForm
+    list_display = ("id", "name", "user", "exchange", "type_de_trading", "is_active", "is_default", "is_testnet", "keys_set")
+    list_filter = ("exchange", "type_de_trading", "is_active", "is_testnet")
+    search_fields = ("name", "user__username")
+
+    @admin.display(boolean=True, description="keys set")
+    def keys_set(self, obj: Broker) -> bool:
+        return bool(obj.api_key_encrypted and obj.api_secret_encrypted)
+
+    def save_model(self, request: HttpRequest, obj: Broker, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        obj.set_credentials(
+            api_key=data.get("api_key") or None,
+            api_secret=data.get("api_secret") or None,
+            api_password=data.get("api_password") or None,
+        )
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(PaperAccount)
+class PaperAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("broker", "updated_at")
+    readonly_fields = ("broker", "balances", "next_order_id", "updated_at")
