@@ -137,7 +137,7 @@ async def post(session: aiohttp.ClientSession, url: str) -> bool:
 
 async def open_loop(session: aiohttp.ClientSession, url: str, rate: float, seconds: float) -> None:
     """Send at a fixed schedule; latency counts from the scheduled time, so a stall is not hidden."""
-    loop = asyncio.get_running_loop()
+    clock = time.perf_counter  # uvloop's loop.time() has a 1 ms resolution
     latencies: list[float] = []
     failures = 0
 
@@ -147,15 +147,15 @@ async def open_loop(session: aiohttp.ClientSession, url: str, rate: float, secon
             ok = await post(session, url)
         except aiohttp.ClientError:
             ok = False
-        latencies.append(loop.time() - scheduled)
+        latencies.append(clock() - scheduled)
         failures += not ok
 
     count = int(rate * seconds)
-    start = loop.time() + 0.05
+    start = clock() + 0.05
     tasks = []
     for i in range(count):
         scheduled = start + i / rate
-        if (delay := scheduled - loop.time()) > 0:
+        if (delay := scheduled - clock()) > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(scheduled)))
     await asyncio.gather(*tasks)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by the scripts in this folder (sourced, not run).
 
 # The folder holding PostgreSQL's initdb, pg_ctl and postgres: PATH first, then Debian's
@@ -8,7 +9,7 @@ postgres_bin_dir() {
         dirname "$(readlink -f "$initdb")"
         return 0
     fi
-    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -rn); do
+    for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -t/ -k4 -rn); do
         if [[ -x $dir/initdb && -x $dir/pg_ctl && -x $dir/postgres ]]; then
             echo "$dir"
             return 0

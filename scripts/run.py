@@ -92,7 +92,7 @@ class Console:
     def __init__(self, names: Sequence[str]) -> None:
         self.width = max(len(name) for name in names)
         self.colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entrant: the signal handler writes from the main thread too
 
     def line(self, name: str, text: str) -> None:
         prefix = name.ljust(self.width)
@@ -452,6 +452,16 @@ def redis_start(*, supervisor: Supervisor, var_dir: Path, dotenv: dict[str, str]
         "--pidfile", str(redis_dir / "redis.pid"),
     ]  # fmt: skip
     child = supervisor.spawn("redis", argv, cwd=redis_dir, env=dict(os.environ))
+    try:
+        redis_wait(supervisor, child, port)
+    except (StartupError, Stopped):
+        redis_stop(supervisor, child, port)
+        raise
+    return child, port
+
+
+def redis_wait(supervisor: Supervisor, child: Child, port: int) -> None:
+    """Wait until Redis answers PING (it answers LOADING while it reads its append-only file)."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if supervisor.stop_requested.is_set():
@@ -460,7 +470,7 @@ def redis_start(*, supervisor: Supervisor, var_dir: Path, dotenv: dict[str, str]
             raise StartupError(f"redis-server exited at start {describe_exit(child.popen.returncode)}")
         with contextlib.suppress(OSError):
             if redis_command(port, "PING").startswith(b"+PONG"):
-                return child, port
+                return
         time.sleep(0.1)
     raise StartupError(f"redis-server does not answer on port {port} after {READY_TIMEOUT_SECONDS:.0f} s")
 
@@ -636,9 +646,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Stopped:
         code = 0
     finally:
-        if running:
-            console.say("stopping " + ", ".join(child.name for child in running))
-            supervisor.stop(running)
+        if alive := [child for child in running if child.popen.poll() is None]:
+            console.say("stopping " + ", ".join(child.name for child in alive))
+        supervisor.stop(running)
         if redis is not None:
             console.say("stopping redis")
             redis_stop(supervisor, *redis)

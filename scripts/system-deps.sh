@@ -11,6 +11,7 @@ source scripts/lib.sh
 
 missing_packages=()
 missing_text=()
+want_npm=""
 
 for dep in "$@"; do
     case "$dep" in
@@ -28,7 +29,9 @@ for dep in "$@"; do
             ;;
         node)
             if ! command -v npm >/dev/null; then
-                missing_packages+=(nodejs npm)
+                # NodeSource's nodejs package brings npm; Debian's needs the npm package too.
+                command -v node >/dev/null || missing_packages+=(nodejs)
+                want_npm=1
                 missing_text+=("Node.js 18+ and npm (Debian/Ubuntu: nodejs npm)")
             fi
             ;;
@@ -39,15 +42,22 @@ for dep in "$@"; do
     esac
 done
 
-[[ ${#missing_packages[@]} -eq 0 ]] && exit 0
+[[ ${#missing_packages[@]} -eq 0 && -z $want_npm ]] && exit 0
 
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "==> installing ${missing_packages[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing_packages[@]}"
+    if [[ ${#missing_packages[@]} -gt 0 ]]; then
+        echo "==> installing ${missing_packages[*]} with apt-get"
+        apt-get install -y -q --no-install-recommends "${missing_packages[@]}"
+    fi
+    if [[ -n $want_npm ]] && ! command -v npm >/dev/null; then
+        echo "==> installing npm with apt-get"
+        apt-get install -y -q --no-install-recommends npm
+    fi
     exit 0
 fi
+[[ -n $want_npm ]] && missing_packages+=(npm)
 
 echo "Aristobot needs these programs, which are not installed:" >&2
 for text in "${missing_text[@]}"; do

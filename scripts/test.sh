@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # functions are called indirectly (start_service, trap)
 # Every check of the project, against a throwaway Redis and a throwaway PostgreSQL 15.
 #
 #   scripts/test.sh [pytest args...]     e.g. scripts/test.sh -k receiver -x
@@ -90,17 +91,17 @@ as_pg() {
 }
 
 start_redis() {
-    command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
+    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
         echo "redis-server / redis-cli not found: run \`make test\`, which installs them" >&2
         return 1
-    }
+    fi
     REDIS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/aristobot-test-redis.XXXXXX") || return 1
     REDIS_PORT=$(free_port) || return 1
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --save "" --appendonly no \
         --daemonize no --logfile "$REDIS_DIR/redis.log" &
     REDIS_PID=$!
-    local i
-    for i in $(seq 100); do
+    local _
+    for _ in $(seq 100); do
         if [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; then
             echo "redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT (no persistence)"
             return 0
@@ -160,8 +161,8 @@ cleanup() {
     set +e
     if [[ -n $REDIS_PID ]] && kill -0 "$REDIS_PID" 2>/dev/null; then
         kill -TERM "$REDIS_PID" 2>/dev/null
-        local i
-        for i in $(seq 100); do
+        local _
+        for _ in $(seq 100); do
             kill -0 "$REDIS_PID" 2>/dev/null || break
             sleep 0.1
         done
@@ -169,7 +170,7 @@ cleanup() {
         wait "$REDIS_PID" 2>/dev/null
     fi
     if [[ -n $PG_DIR && -f $PG_DIR/data/postmaster.pid ]]; then
-        if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 30 stop >/dev/null 2>&1; then
+        if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1; then
             kill -KILL "$(head -n 1 "$PG_DIR/data/postmaster.pid")" 2>/dev/null
         fi
     fi

@@ -182,10 +182,11 @@ class PaperBook:
 
     def take_changes(self) -> tuple[BalanceRecords, list[PaperOrder]]:
         """Every balance (free, locked, total as strings) and the orders changed since the last call."""
+        locks = self._all_locks()
         balances = {
             currency: {
-                "free": decimal_text(self.free(currency)),
-                "locked": decimal_text(self._locked(currency)),
+                "free": decimal_text(total - locks.get(currency, Decimal(0))),
+                "locked": decimal_text(locks.get(currency, Decimal(0))),
                 "total": decimal_text(total),
             }
             for currency, total in sorted(self._totals.items())
@@ -216,6 +217,17 @@ class PaperBook:
         self._by_client[order.client_order_id] = order
         if order.is_open:
             self._open[order.id] = order
+
+    def _all_locks(self) -> dict[str, Decimal]:
+        """What the open orders reserve, per currency, in one pass; an OCO group counts once."""
+        by_group: dict[tuple[str, str], Decimal] = {}
+        for order in self._open.values():
+            key = (order.locked_currency, order.oco_group or f"order-{order.id}")
+            by_group[key] = max(by_group.get(key, Decimal(0)), order.locked)
+        locks: dict[str, Decimal] = {}
+        for (currency, _group), amount in by_group.items():
+            locks[currency] = locks.get(currency, Decimal(0)) + amount
+        return locks
 
     def _locked(self, currency: str) -> Decimal:
         """What the open orders reserve of a currency; an OCO group counts once."""

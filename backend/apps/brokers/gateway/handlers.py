@@ -56,12 +56,8 @@ def protection_request_from_params(params: dict[str, Any]) -> ProtectionRequest:
 
 
 async def create_order_once(exchange: Exchange, request: OrderRequest) -> Any:
-    """Place an order unless one with its client order id exists (a retry never doubles)."""
-    try:
-        existing = await exchange.fetch_order(symbol=request.symbol, client_order_id=request.client_order_id)
-        return order_state_to_dict(existing)
-    except OrderNotFound:
-        pass
+    """Place an order; adapters return the existing order for a known client order id, and a
+    DuplicateOrder answer is resolved by fetching it, so a retry never doubles."""
     try:
         return order_state_to_dict(await exchange.create_order(request))
     except DuplicateOrder:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from apps.brokers.models import Broker, PaperAccount, PaperOrder
 from trading.paper.book import PaperBook
@@ -36,23 +37,38 @@ _FINAL = ("filled", "canceled", "rejected", "expired")
 
 
 class DjangoPaperStore:
-    """PaperStore backed by PaperAccount / PaperOrder rows; account_key is the broker id."""
+    """PaperStore backed by PaperAccount / PaperOrder rows; account_key is the broker id.
+
+    It remembers which client order ids each account has ever stored, so that placing a new
+    order (whose id it has never seen) costs no lookup query.
+    """
+
+    def __init__(self) -> None:
+        self._known_client_ids: dict[str, set[str]] = {}
+
+    def _known(self, account_key: str) -> set[str]:
+        known = self._known_client_ids.get(account_key)
+        if known is None:
+            known = set(
+                PaperOrder.objects.filter(account__broker_id=int(account_key)).values_list("client_order_id", flat=True)
+            )
+            self._known_client_ids[account_key] = known
+        return known
 
     async def save(self, account_key: str, balances: dict[str, dict[str, str]], orders: list[BookOrder]) -> None:
         await sync_to_async(self._save_sync, thread_sensitive=True)(account_key, balances, orders)
 
     def _save_sync(self, account_key: str, balances: dict[str, dict[str, str]], orders: list[BookOrder]) -> None:
+        broker_id = int(account_key)
         with transaction.atomic():
-            account = PaperAccount.objects.select_for_update().get(broker_id=int(account_key))
-            if balances:
-                account.balances = {**account.balances, **balances}
+            account_id, next_order_id = PaperAccount.objects.values_list("pk", "next_order_id").get(broker_id=broker_id)
             if orders:
                 top = max(_numeric_id(order.id) for order in orders) + 1
-                account.next_order_id = max(account.next_order_id, top)
+                next_order_id = max(next_order_id, top)
                 PaperOrder.objects.bulk_create(
                     [
                         PaperOrder(
-                            account=account,
+                            account_id=account_id,
                             order_id=order.id,
                             client_order_id=order.client_order_id,
                             symbol=order.symbol,
@@ -65,14 +81,23 @@ class DjangoPaperStore:
                     unique_fields=["account", "order_id"],
                     update_fields=["status", "record", "client_order_id", "updated_at"],
                 )
-            account.save(update_fields=["balances", "next_order_id", "updated_at"])
+            PaperAccount.objects.filter(pk=account_id).update(
+                balances=balances, next_order_id=next_order_id, updated_at=timezone.now()
+            )
+        if account_key in self._known_client_ids:
+            self._known_client_ids[account_key].update(order.client_order_id for order in orders)
 
     async def find_order(
         self, account_key: str, *, order_id: str | None, client_order_id: str | None
     ) -> BookOrder | None:
+        known = self._known_client_ids.get(account_key)
+        if not order_id and client_order_id and known is not None and client_order_id not in known:
+            return None  # never stored: no need to ask the database
         return await sync_to_async(self._find_sync, thread_sensitive=True)(account_key, order_id, client_order_id)
 
     def _find_sync(self, account_key: str, order_id: str | None, client_order_id: str | None) -> BookOrder | None:
+        if not order_id and client_order_id and client_order_id not in self._known(account_key):
+            return None
         rows = PaperOrder.objects.filter(account__broker_id=int(account_key))
         if order_id:
             rows = rows.filter(order_id=order_id)

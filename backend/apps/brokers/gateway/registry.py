@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,8 @@ from trading.exchange import Exchange
 from trading.paper.exchange import PaperExchange, PriceBoard
 
 logger = logging.getLogger(__name__)
+
+BROKER_TTL_SECONDS = 2.0  # a changed broker (keys, exchange) is picked up within this delay
 
 
 @dataclass
@@ -31,9 +34,10 @@ class ExchangeRegistry:
         self.prices = prices
         self.store = DjangoPaperStore()
         self._entries: dict[tuple[int, bool], _Entry] = {}
+        self._brokers: dict[int, tuple[float, Broker | None]] = {}
 
     async def get(self, broker_id: int, *, force_paper: bool = False) -> Exchange:
-        broker = await sync_to_async(Broker.objects.filter(pk=broker_id).first, thread_sensitive=True)()
+        broker = await self._broker(broker_id)
         if broker is None:
             raise ConfigurationError(f"broker #{broker_id} does not exist")
         paper = force_paper or broker.is_paper
@@ -46,6 +50,16 @@ class ExchangeRegistry:
         exchange = await self._build(broker, paper=paper)
         self._entries[key] = _Entry(exchange, broker.updated_at, paper)
         return exchange
+
+    async def _broker(self, broker_id: int) -> Broker | None:
+        """The broker's record, re-read at most every BROKER_TTL_SECONDS (no query per request)."""
+        cached = self._brokers.get(broker_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < BROKER_TTL_SECONDS:
+            return cached[1]
+        broker = await sync_to_async(Broker.objects.filter(pk=broker_id).first, thread_sensitive=True)()
+        self._brokers[broker_id] = (now, broker)
+        return broker
 
     async def _build(self, broker: Broker, *, paper: bool) -> Exchange:
         if paper:

@@ -128,7 +128,7 @@ class TradingEngine:
                 webhook.save()
             logger.info("alert #%s %s %s: %s %s", webhook.pk, webhook.action, webhook.symbol, webhook.status, webhook.error_message)
             return
-        self.executor.execute(webhook, recorded.alert)
+        self.executor.execute(webhook, recorded.alert, fresh=recorded.fresh)
         logger.info(
             "alert #%s %s %s: %s %s", webhook.pk, webhook.action, webhook.symbol, webhook.status, webhook.error_message
         )

@@ -53,9 +53,14 @@ class AlertExecutor:
 
     def __init__(self, gateway: GatewayClient) -> None:
         self.gateway = gateway
+        self.fresh = False
 
-    def execute(self, webhook: Webhook, alert: Alert) -> None:
-        """Take a recorded alert to processed or error; TemporaryError leaves it processing."""
+    def execute(self, webhook: Webhook, alert: Alert, *, fresh: bool = False) -> None:
+        """Take a recorded alert to processed or error; TemporaryError leaves it processing.
+
+        `fresh`: recorded by this very try, so no order of it can exist yet.
+        """
+        self.fresh = fresh
         if webhook.status != WebhookStatus.PROCESSING:
             webhook.status = WebhookStatus.PROCESSING
             webhook.save(update_fields=["status"])
@@ -105,7 +110,7 @@ class AlertExecutor:
 
     def _buy(self, webhook: Webhook, alert: Alert, broker: Broker) -> None:
         market = self._market(broker, alert.symbol)
-        order = Order.objects.filter(webhook=webhook, kind=OrderKind.ENTRY).first()
+        order = None if self.fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.ENTRY).first()
         if order is None:
             limit = alert.action is Action.BUY_LIMIT
             price = price_round(alert.prix, market) if limit and alert.prix else self._market_price(broker, market, alert)
@@ -130,7 +135,7 @@ class AlertExecutor:
 
     def _sell(self, webhook: Webhook, alert: Alert, broker: Broker) -> None:
         market = self._market(broker, alert.symbol)
-        order = Order.objects.filter(webhook=webhook, kind=OrderKind.EXIT).first()
+        order = None if self.fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.EXIT).first()
         if order is None:
             position = _position_required(broker, market, alert)
             limit = alert.action is Action.SELL_LIMIT

@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from apps.brokers.models import Broker
 from apps.core.gateway_client import GatewayClient
@@ -32,23 +32,27 @@ def order_record(
     webhook: Webhook | None = None,
     position: WebhookState | None = None,
 ) -> Order:
-    """Commit the order row (status new) before anything is sent; a retry finds it again."""
-    order, _created = Order.objects.get_or_create(
-        client_order_id=client_order_id,
-        defaults={
-            "user_id": broker.user_id,
-            "broker": broker,
-            "webhook": webhook,
-            "position": position,
-            "kind": kind,
-            "side": side,
-            "type": type,
-            "symbol": symbol,
-            "amount": amount,
-            "price": price,
-            "stop_price": stop_price,
-        },
-    )
+    """Commit the order row (status submitting: it is about to be sent) before anything is sent;
+    a retry finds it again by its client order id."""
+    try:
+        order = Order.objects.create(
+            client_order_id=client_order_id,
+            user_id=broker.user_id,
+            broker=broker,
+            webhook=webhook,
+            position=position,
+            kind=kind,
+            side=side,
+            type=type,
+            symbol=symbol,
+            amount=amount,
+            price=price,
+            stop_price=stop_price,
+            status=OrderStatus.SUBMITTING,
+        )
+    except IntegrityError:  # recorded by an earlier try: order_submit looks it up first
+        return Order.objects.get(client_order_id=client_order_id)
+    order.just_recorded = True  # type: ignore[attr-defined]
     return order
 
 
@@ -77,19 +81,16 @@ def order_reject(order: Order, error: Exception) -> None:
     order.save(update_fields=["status", "error_message", "updated_at"])
 
 
-def order_update_from_state(order: Order, state: OrderState) -> tuple[Decimal, Decimal]:
-    """Copy the exchange's view onto the row; returns the newly filled amount and its fee."""
-    new_fill = max(Decimal(0), state.filled - order.fill_applied)
-    new_fee = max(Decimal(0), state.fee - order.fee) if new_fill > 0 else Decimal(0)
+def order_update_from_state(order: Order, state: OrderState) -> None:
+    """Copy the exchange's view onto the row and mark its fill as carried to the position."""
     order.exchange_order_id = state.id or order.exchange_order_id
     order.status = state.status
     order.filled = state.filled
     order.average_price = state.average
     order.fee = state.fee
-    order.fill_applied = state.filled
+    order.fill_applied = max(order.fill_applied, state.filled)
     order.raw = _jsonable(order_state_to_dict(state))
     order.save()
-    return new_fill, new_fee
 
 
 def _jsonable(value: Any) -> Any:
@@ -112,7 +113,7 @@ def order_submit(order: Order, gateway: GatewayClient, *, reference_price: Decim
         raise ExchangeRejected(order.error_message or "the exchange rejected this order")
     if order.status not in (OrderStatus.NEW, OrderStatus.SUBMITTING):  # answered before: ask again
         return gateway.fetch_order(order.broker_id, symbol=order.symbol, client_order_id=order.client_order_id)
-    if order.status == OrderStatus.SUBMITTING:
+    if order.status == OrderStatus.SUBMITTING and not getattr(order, "just_recorded", False):
         try:
             return gateway.fetch_order(order.broker_id, symbol=order.symbol, client_order_id=order.client_order_id)
         except OrderNotFound:

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from apps.core.gateway_client import GatewayClient
 from apps.webhooks.engine.ids import client_order_id
-from apps.webhooks.engine.orders import order_record, order_update_from_state
+from apps.core.streams import order_state_to_dict
+from apps.webhooks.engine.orders import _jsonable, order_record, order_update_from_state
 from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState
 from trading.errors import OrderNotFound, TemporaryError
 from trading.orders import OrderKind, OrderSide, OrderState, OrderStatus, OrderType, ProtectionRequest
@@ -63,38 +64,57 @@ def _store(position: WebhookState, figures: Position, *, price: Decimal) -> None
 
 
 def order_state_apply(order: Order, state: OrderState) -> WebhookState | None:
-    """Record the exchange's answer for an order and carry any new fill to its position."""
+    """Record the exchange's answer for an order and carry any new fill to its position.
+
+    Updates `order` in place, so the caller holds the order as recorded.
+    """
+    if state.filled <= order.fill_applied:  # nothing new to carry: one UPDATE, no lock
+        _order_update_status(order, state)
+        return order.position
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("webhook").get(pk=order.pk)
-        new_fill, new_fee = order_update_from_state(order, state)
-        position = order.position
-        if new_fill <= 0:
-            return position
-        price = state.average or order.price or order.stop_price or Decimal(0)
-        if order.side == OrderSide.BUY:
-            if position is None or position.status != PositionStatus.OPEN:
-                position = position_open(broker_id=order.broker_id, symbol=order.symbol)
-            if position is None:
-                position = WebhookState.objects.create(
-                    user_id=order.user_id, broker_id=order.broker_id, symbol=order.symbol, side="long"
-                )
-            webhook = order.webhook
-            if webhook is not None:  # the alert that bought sets the protection prices
-                position.stop_loss_price = webhook.prix_sl or position.stop_loss_price
-                position.take_profit_price = webhook.prix_tp or position.take_profit_price
-            _store(position, position_apply_buy(_domain(position), amount=new_fill, price=price, fee=new_fee), price=price)
-        else:
-            if position is None:
-                position = position_open(broker_id=order.broker_id, symbol=order.symbol)
-            if position is None:
-                logger.warning("sell fill of %s has no open position to reduce", order.client_order_id)
-                return None
-            sold = min(new_fill, position.quantity)
-            _store(position, position_apply_sell(_domain(position), amount=sold, price=price, fee=new_fee), price=price)
-        if order.position_id != position.pk:
-            order.position = position
-            order.save(update_fields=["position", "updated_at"])
+        # The row lock makes a reply and an event for the same fill apply it once.
+        order.fill_applied, order.fee = Order.objects.select_for_update().values_list("fill_applied", "fee").get(
+            pk=order.pk
+        )
+        new_fill = max(Decimal(0), state.filled - order.fill_applied)
+        new_fee = max(Decimal(0), state.fee - order.fee) if new_fill > 0 else Decimal(0)
+        position = order.position if order.position_id else None
+        if new_fill > 0:
+            position = _position_apply_fill(order, position, state, new_fill=new_fill, new_fee=new_fee)
+        order.position = position
+        order_update_from_state(order, state)
         return position
+
+
+def _position_apply_fill(
+    order: Order, position: WebhookState | None, state: OrderState, *, new_fill: Decimal, new_fee: Decimal
+) -> WebhookState | None:
+    price = state.average or order.price or order.stop_price or Decimal(0)
+    if position is None or position.status != PositionStatus.OPEN:
+        position = position_open(broker_id=order.broker_id, symbol=order.symbol)
+    if order.side == OrderSide.BUY:
+        if position is None:
+            position = WebhookState(user_id=order.user_id, broker_id=order.broker_id, symbol=order.symbol, side="long")
+        webhook = order.webhook if order.webhook_id else None
+        if webhook is not None:  # the alert that bought sets the protection prices
+            position.stop_loss_price = webhook.prix_sl or position.stop_loss_price
+            position.take_profit_price = webhook.prix_tp or position.take_profit_price
+        _store(position, position_apply_buy(_domain(position), amount=new_fill, price=price, fee=new_fee), price=price)
+        return position
+    if position is None:
+        logger.warning("sell fill of %s has no open position to reduce", order.client_order_id)
+        return None
+    sold = min(new_fill, position.quantity)
+    _store(position, position_apply_sell(_domain(position), amount=sold, price=price, fee=new_fee), price=price)
+    return position
+
+
+def _order_update_status(order: Order, state: OrderState) -> None:
+    order.exchange_order_id = state.id or order.exchange_order_id
+    order.status = state.status
+    order.average_price = state.average
+    order.raw = _jsonable(order_state_to_dict(state))
+    order.save(update_fields=["exchange_order_id", "status", "average_price", "raw", "updated_at"])
 
 
 def _protective_orders(position: WebhookState) -> list[Order]:
@@ -130,12 +150,14 @@ def protection_sync(position: WebhookState, gateway: GatewayClient, *, origin: s
     reuses the same client order ids instead of placing the protection twice.
     """
     position.refresh_from_db()
-    target = position.quantity - _open_exit_remaining(position) if position.status == PositionStatus.OPEN else Decimal(0)
+    live = list(position.orders.filter(kind__in=(*PROTECTIVE, OrderKind.EXIT), status__in=LIVE).order_by("id"))
+    current = [order for order in live if order.kind in PROTECTIVE]
+    exiting = sum((order.amount - order.filled for order in live if order.kind == OrderKind.EXIT), Decimal(0))
+    target = position.quantity - exiting if position.status == PositionStatus.OPEN else Decimal(0)
     stop, take = position.stop_loss_price, position.take_profit_price
     wanted = target > 0 and (stop is not None or take is not None)
-    current = _protective_orders(position)
     placed_here = [order for order in current if f"-{origin}-" in order.client_order_id]
-    if placed_here and any(order.status == OrderStatus.SUBMITTING for order in placed_here):
+    if any(order.status == OrderStatus.SUBMITTING for order in placed_here):
         _protection_resume(position, placed_here, gateway)
         return
     if wanted and _protection_matches(current, target=target, stop=stop, take=take):
@@ -144,39 +166,44 @@ def protection_sync(position: WebhookState, gateway: GatewayClient, *, origin: s
         protection_cancel(position, gateway)
         if position.status != PositionStatus.OPEN:
             return
-        target = position.quantity - _open_exit_remaining(position)
+        target = position.quantity - exiting
         wanted = target > 0 and (stop is not None or take is not None)
     if not wanted:
         _set_protection_fields(position, [])
         return
-    rows = []
-    if stop is not None:
-        rows.append(
-            order_record(
-                broker=position.broker, client_order_id=_reusable_client_order_id(origin=origin, kind=OrderKind.STOP_LOSS),
-                kind=OrderKind.STOP_LOSS, side=OrderSide.SELL, type=OrderType.STOP_MARKET, symbol=position.symbol,
-                amount=target, stop_price=stop, position=position,
+    kinds = [kind for kind, price in ((OrderKind.STOP_LOSS, stop), (OrderKind.TAKE_PROFIT, take)) if price is not None]
+    ids, existing = _reusable_client_order_ids(origin=origin, kinds=kinds)
+    rows = Order.objects.bulk_create(
+        [
+            Order(
+                client_order_id=ids[kind], user_id=position.user_id, broker_id=position.broker_id, position=position,
+                kind=kind, side=OrderSide.SELL, symbol=position.symbol, amount=target, status=OrderStatus.SUBMITTING,
+                type=OrderType.STOP_MARKET if kind == OrderKind.STOP_LOSS else OrderType.TAKE_PROFIT_LIMIT,
+                stop_price=stop if kind == OrderKind.STOP_LOSS else None,
+                price=take if kind == OrderKind.TAKE_PROFIT else None,
             )
-        )
-    if take is not None:
-        rows.append(
-            order_record(
-                broker=position.broker, client_order_id=_reusable_client_order_id(origin=origin, kind=OrderKind.TAKE_PROFIT),
-                kind=OrderKind.TAKE_PROFIT, side=OrderSide.SELL, type=OrderType.TAKE_PROFIT_LIMIT,
-                symbol=position.symbol, amount=target, price=take, position=position,
-            )
-        )
+            for kind in kinds
+            if ids[kind] not in existing
+        ]
+    )
+    rows = list(Order.objects.filter(client_order_id__in=ids.values()).order_by("id")) if len(rows) < len(kinds) else rows
     _protection_place(position, rows, gateway)
 
 
-def _reusable_client_order_id(*, origin: str, kind: OrderKind) -> str:
-    """The client order id for this origin, skipping ids whose orders already ended."""
-    for attempt in range(100):
-        candidate = client_order_id(origin=origin, kind=kind, attempt=attempt)
-        status = Order.objects.filter(client_order_id=candidate).values_list("status", flat=True).first()
-        if status is None or status in (OrderStatus.NEW, OrderStatus.SUBMITTING, OrderStatus.REJECTED):
-            return candidate
-    raise RuntimeError(f"no free client order id for {origin}/{kind}")
+def _reusable_client_order_ids(*, origin: str, kinds: list[OrderKind]) -> tuple[dict[OrderKind, str], set[str]]:
+    """Client order ids for this origin, skipping ids whose orders already ended; and which of
+    the chosen ids already have a row (an earlier try recorded them)."""
+    candidates = {kind: [client_order_id(origin=origin, kind=kind, attempt=n) for n in range(20)] for kind in kinds}
+    statuses = dict(
+        Order.objects.filter(client_order_id__in=[c for ids in candidates.values() for c in ids]).values_list(
+            "client_order_id", "status"
+        )
+    )
+    reusable = (OrderStatus.NEW, OrderStatus.SUBMITTING, OrderStatus.REJECTED)
+    chosen = {}
+    for kind, ids in candidates.items():
+        chosen[kind] = next((c for c in ids if statuses.get(c) is None or statuses[c] in reusable), ids[-1])
+    return chosen, {c for c in chosen.values() if c in statuses}
 
 
 def _protection_matches(current: list[Order], *, target: Decimal, stop: Decimal | None, take: Decimal | None) -> bool:
@@ -194,7 +221,9 @@ def _protection_matches(current: list[Order], *, target: Decimal, stop: Decimal 
 def _protection_place(position: WebhookState, rows: list[Order], gateway: GatewayClient) -> None:
     stop_row = next((row for row in rows if row.kind == OrderKind.STOP_LOSS), None)
     take_row = next((row for row in rows if row.kind == OrderKind.TAKE_PROFIT), None)
-    Order.objects.filter(pk__in=[row.pk for row in rows]).update(status=OrderStatus.SUBMITTING)
+    Order.objects.filter(pk__in=[row.pk for row in rows]).exclude(status=OrderStatus.SUBMITTING).update(
+        status=OrderStatus.SUBMITTING
+    )
     request = ProtectionRequest(
         symbol=position.symbol,
         amount=rows[0].amount,
@@ -237,7 +266,7 @@ def _apply_protection_states(position: WebhookState, rows: list[Order], states: 
         if state is not None:
             order_state_apply(row, state)
     position.refresh_from_db()
-    _set_protection_fields(position, [Order.objects.get(pk=row.pk) for row in rows])
+    _set_protection_fields(position, rows)
 
 
 def _set_protection_fields(position: WebhookState, rows: list[Order]) -> None:
@@ -252,13 +281,11 @@ def _set_protection_fields(position: WebhookState, rows: list[Order]) -> None:
 
 def order_follow_up(order: Order, gateway: GatewayClient) -> None:
     """What an order's new state asks for next: protect after an entry, cancel a twin,
-    re-protect what an exit left."""
-    order.refresh_from_db()
-    position = order.position
+    re-protect what an exit left. `order` is as order_state_apply left it."""
+    position = order.position if order.position_id else None
     if position is None:
         return
     if order.kind in PROTECTIVE and order.status == OrderStatus.FILLED:
-        position.refresh_from_db()
         if position.status == PositionStatus.OPEN:
             protection_sync(position, gateway, origin=f"o{order.pk}")
         else:

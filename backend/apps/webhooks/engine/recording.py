@@ -26,6 +26,7 @@ class RecordedAlert:
 
     webhook: Webhook
     alert: Alert | None
+    fresh: bool = True  # False when an earlier try recorded it (orders may exist already)
 
 
 def _text(payload: dict[str, Any], name: str, limit: int) -> str:
@@ -86,6 +87,21 @@ def _user_for(raw: RawAlert, payload: dict[str, Any]) -> tuple[Any, str]:
     return user, ""
 
 
+def _token_users_broker(raw: RawAlert, payload: dict[str, Any]) -> Broker | None:
+    """The common case in one query: a user token and a UserExchangeID of that user's."""
+    broker_id = payload.get("UserExchangeID")
+    body_user = payload.get("UserID")
+    if raw.user_id is None or not str(broker_id or "").isdigit():
+        return None
+    if body_user not in (None, "") and str(body_user) != str(raw.user_id):
+        return None
+    return (
+        Broker.objects.select_related("user")
+        .filter(pk=int(str(broker_id)), user_id=raw.user_id, user__is_active=True)
+        .first()
+    )
+
+
 def _broker_for(user: Any, alert: Alert) -> tuple[Broker | None, str]:
     if alert.broker_id is not None:
         broker = Broker.objects.filter(pk=alert.broker_id, user=user).first()
@@ -102,7 +118,7 @@ def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator) -> Recor
     """Create the Webhook row for a stream entry (or return the one a previous try created)."""
     existing = Webhook.objects.select_related("broker").filter(stream_id=stream_id).first()
     if existing is not None:
-        return RecordedAlert(existing, _alert_again(existing))
+        return RecordedAlert(existing, _alert_again(existing), fresh=False)
 
     fields: dict[str, Any] = {
         "stream_id": stream_id,
@@ -125,7 +141,11 @@ def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator) -> Recor
     fields["raw_payload"] = payload
     fields.update(_shown_fields(payload))
 
-    user, user_problem = _user_for(raw, payload)
+    broker = _token_users_broker(raw, payload) if not problem else None
+    if broker is not None:
+        user, user_problem = broker.user, ""
+    else:
+        user, user_problem = _user_for(raw, payload)
     problem = problem or user_problem
     fields["user"] = user
 
@@ -137,9 +157,10 @@ def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator) -> Recor
             problem = str(exc)
 
     if alert is not None and not problem:
-        broker, broker_problem = _broker_for(user, alert)
+        if broker is None or broker.pk != alert.broker_id:
+            broker, broker_problem = _broker_for(user, alert)
+            problem = broker_problem
         fields["broker"] = broker
-        problem = broker_problem
 
     if alert is not None and not problem:
         key = alert_dedup_key(user_id=user.pk if user else None, alert=alert, body=raw.body)
@@ -161,7 +182,7 @@ def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator) -> Recor
         webhook = Webhook.objects.create(**fields)
     except IntegrityError:  # another engine recorded this entry first
         webhook = Webhook.objects.get(stream_id=stream_id)
-        return RecordedAlert(webhook, _alert_again(webhook))
+        return RecordedAlert(webhook, _alert_again(webhook), fresh=False)
     return RecordedAlert(webhook, alert)
 
 

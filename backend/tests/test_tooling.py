@@ -1,0 +1,107 @@
+"""The developer tooling stays true: .env.example documents every setting, run.py's helpers work."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import stat
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SETTINGS = REPO / "backend" / "aristobot" / "settings.py"
+ENV_EXAMPLE = REPO / ".env.example"
+# Read by scripts/run.py (`make run`), not by Django.
+RUN_ONLY_VARIABLES = {"REDIS_PORT"}
+
+
+def settings_variables() -> set[str]:
+    """Every NAME in an `env*("NAME", ...)` call of settings.py."""
+    names = set()
+    for node in ast.walk(ast.parse(SETTINGS.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id.startswith("env")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names.add(node.args[0].value)
+    return names
+
+
+def documented_variables() -> set[str]:
+    """Every NAME with a `NAME=` or commented-out `#NAME=` line in .env.example."""
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), flags=re.MULTILINE))
+
+
+def test_settings_parser_finds_the_known_variables():
+    assert {"DEBUG", "DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "LOG_LEVEL"} <= settings_variables()
+
+
+def test_every_setting_read_from_the_environment_is_in_env_example():
+    missing = settings_variables() - documented_variables()
+    assert not missing, f"add these to .env.example with their default and a comment: {sorted(missing)}"
+
+
+def test_env_example_documents_only_variables_that_are_read():
+    unknown = documented_variables() - settings_variables() - RUN_ONLY_VARIABLES
+    assert not unknown, f".env.example documents variables nothing reads: {sorted(unknown)}"
+
+
+def test_every_variable_in_env_example_has_a_comment_line_above_it():
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    for index, line in enumerate(lines):
+        if re.match(r"^#?[A-Z][A-Z0-9_]*=", line):
+            above = lines[index - 1] if index else ""
+            is_comment = above.startswith("# ") and not re.match(r"^#?\s*[A-Z][A-Z0-9_]*=", above)
+            assert is_comment, f"no comment line above {line!r}"
+
+
+@pytest.fixture(scope="module")
+def run_py() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("aristobot_run_script", REPO / "scripts" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_generates_secrets_once_private_and_reuses_them(run_py, tmp_path):
+    console = run_py.Console(["run"])
+    path = tmp_path / "secrets.env"
+
+    first = run_py.secrets_load_or_create(path, console)
+    second = run_py.secrets_load_or_create(path, console)
+
+    assert set(first) == {"DJANGO_SECRET_KEY", "ARISTOBOT_ENCRYPTION_KEY"}
+    assert first == second
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    from cryptography.fernet import Fernet
+
+    Fernet(first["ARISTOBOT_ENCRYPTION_KEY"].encode())  # a valid key, or this raises
+
+
+def test_run_repeats_the_curl_command_seed_demo_printed(run_py):
+    output = ["Webhook URL: http://x/webhook/abc", "Send a test alert:", "  curl -s -d '{}' \\", "    http://x", "done"]
+    assert run_py.curl_command(output) == ["curl -s -d '{}' \\", "http://x"]
+    assert run_py.curl_command(["no command here"]) == []
+
+
+def test_run_only_accepts_known_process_names(run_py):
+    services = run_py.stack_services(sys.executable)
+    assert [s.name for s in run_py.services_select(services, "web,receiver")] == ["web", "receiver"]
+    with pytest.raises(run_py.StartupError, match="--only"):
+        run_py.services_select(services, "web,nonsense")
+
+
+def test_run_reads_dotenv_like_python_dotenv(run_py, tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("# comment\nexport DEBUG=0\nA='quoted # kept'\nB=value # comment\nEMPTY=\n")
+    assert run_py.read_dotenv(path) == {"DEBUG": "0", "A": "quoted # kept", "B": "value", "EMPTY": ""}
