@@ -83,6 +83,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine, from /proc/stat."""
+    values = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 @contextmanager
 def processes(workdir: Path) -> Iterator[tuple[str, int, int]]:
     """A redis-server and a receiver; yields (receiver url, receiver pid, redis pid)."""
@@ -187,18 +194,22 @@ async def saturate(url: str, senders: int, seconds: float, receiver_pid: int, re
                     failures += 1
 
         cpu_before = (cpu_seconds(receiver_pid), cpu_seconds(redis_pid), time.process_time())
+        machine_before = machine_busy()
         began = loop.time()
         await asyncio.gather(*(sender() for _ in range(senders)))
         elapsed = loop.time() - began
         receiver_cpu = cpu_seconds(receiver_pid) - cpu_before[0]
         redis_cpu = cpu_seconds(redis_pid) - cpu_before[1]
         client_cpu = time.process_time() - cpu_before[2]
+        machine_after = machine_busy()
     rate = done / elapsed
+    machine = (machine_after[0] - machine_before[0]) / (machine_after[1] - machine_before[1])
     per_cpu = done / receiver_cpu if receiver_cpu else float("nan")
     print(
         f"saturation, {senders:3d} senders, {elapsed:.1f} s: {rate:7.0f} alerts/s ({failures} not 200); "
         f"CPU used: receiver {receiver_cpu / elapsed:.0%}, load generator {client_cpu / elapsed:.0%}, "
-        f"redis {redis_cpu / elapsed:.0%} of a core -> {per_cpu:.0f} alerts per receiver CPU-second"
+        f"redis {redis_cpu / elapsed:.0%} of a core, machine {machine:.0%} busy -> {per_cpu:.0f} alerts per "
+        "receiver CPU-second"
     )
     return rate
 

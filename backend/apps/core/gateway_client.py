@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import redis
@@ -21,10 +22,11 @@ from apps.core.streams import (
     GatewayReply,
     GatewayRequest,
     balance_from_dict,
+    error_from_kind,
     market_from_dict,
     order_state_from_dict,
 )
-from trading.errors import TemporaryError
+from trading.errors import TemporaryError, TradingError
 from trading.markets import Market
 from trading.orders import Balance, OrderRequest, OrderState, ProtectionRequest
 
@@ -88,6 +90,12 @@ class GatewayClient:
     def balance(self, broker_id: int) -> Balance:
         return balance_from_dict(self.call(GatewayOp.BALANCE, broker_id=broker_id))
 
+    def balance_and_price(self, broker_id: int, symbol: str) -> tuple[Balance, Decimal | None]:
+        """The balance and the symbol's last price in one round trip."""
+        raw = self.call(GatewayOp.BALANCE, broker_id=broker_id, params={"symbol": symbol})
+        last = raw.get("last")
+        return balance_from_dict(raw), Decimal(str(last)) if last not in (None, "") else None
+
     def ticker(self, broker_id: int, symbol: str) -> Any:
         return self.call(GatewayOp.TICKER, broker_id=broker_id, params={"symbol": symbol})
 
@@ -110,6 +118,17 @@ class GatewayClient:
     def cancel_order(self, broker_id: int, *, symbol: str, client_order_id: str) -> OrderState:
         params = {"symbol": symbol, "client_order_id": client_order_id}
         return order_state_from_dict(self.call(GatewayOp.CANCEL_ORDER, broker_id=broker_id, params=params))
+
+    def cancel_orders(self, broker_id: int, *, symbol: str, client_order_ids: list[str]) -> list[OrderState | TradingError]:
+        """Cancel several orders in one round trip; each answer is the order's state or its error."""
+        params = {"symbol": symbol, "client_order_ids": client_order_ids}
+        answers: list[OrderState | TradingError] = []
+        for item in self.call(GatewayOp.CANCEL_ORDERS, broker_id=broker_id, params=params):
+            if "order" in item:
+                answers.append(order_state_from_dict(item["order"]))
+            else:
+                answers.append(error_from_kind(item["error_kind"], item["error_message"]))
+        return answers
 
     def fetch_order(self, broker_id: int, *, symbol: str, client_order_id: str) -> OrderState:
         params = {"symbol": symbol, "client_order_id": client_order_id}

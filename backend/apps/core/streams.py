@@ -85,6 +85,7 @@ class GatewayOp(StrEnum):
     CREATE_ORDER = "create_order"
     CREATE_PROTECTION = "create_protection"
     CANCEL_ORDER = "cancel_order"
+    CANCEL_ORDERS = "cancel_orders"  # several orders of one symbol in one round trip
     FETCH_ORDER = "fetch_order"
     OPEN_ORDERS = "open_orders"
     PRICE_UPDATE = "price_update"
@@ -156,6 +157,14 @@ def error_kind(error: TradingError) -> str:
     return "error"
 
 
+def error_from_kind(kind: str, message: str, retry_after: float | None = None) -> TradingError:
+    """The domain error an error kind on the wire stands for."""
+    cls = _ERROR_KINDS.get(kind, TradingError)
+    if cls is TemporaryError:
+        return TemporaryError(message, retry_after=retry_after)
+    return cls(message)
+
+
 @dataclass(frozen=True)
 class GatewayReply:
     request_id: str
@@ -181,10 +190,7 @@ class GatewayReply:
         """Raise the domain error this reply carries, if any."""
         if self.ok:
             return
-        cls = _ERROR_KINDS.get(self.error_kind, TradingError)
-        if cls is TemporaryError:
-            raise TemporaryError(self.error_message, retry_after=self.retry_after)
-        raise cls(self.error_message)
+        raise error_from_kind(self.error_kind, self.error_message, self.retry_after)
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,28 @@ def test_run_webhook_receiver_stores_an_alert_and_stops_on_sigterm(redis_url: st
     output = log.read_text()
     assert f"listening on http://127.0.0.1:{port} (0 tokens loaded, legacy token on)" in output
     assert LEGACY_TOKEN not in output and "wrong-token" not in output
+
+
+@pytest.mark.integration
+def test_run_webhook_receiver_on_an_unmigrated_database_stops_with_a_clear_message(
+    redis_url: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "aristobot.settings_test",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        "ARISTOBOT_VAR_DIR": str(tmp_path),
+        "REDIS_URL": redis_url,
+    }
+    port = str(closed_port())
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), "run_webhook_receiver", "--host", "127.0.0.1", "--port", port],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 1
+    assert "cannot load webhook tokens from the database" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from apps.core.streams import GatewayOp, balance_to_dict, market_to_dict, order_state_to_dict
+from apps.core.streams import GatewayOp, balance_to_dict, error_kind, market_to_dict, order_state_to_dict
 from trading.errors import DuplicateOrder, OrderInvalid, OrderNotFound, TradingError
 from trading.exchange import Exchange
 from trading.orders import OrderRequest, OrderSide, OrderType, ProtectionRequest
@@ -65,13 +65,26 @@ async def create_order_once(exchange: Exchange, request: OrderRequest) -> Any:
         return order_state_to_dict(existing)
 
 
+async def _cancel_one(exchange: Exchange, symbol: str, client_order_id: str) -> dict[str, Any]:
+    try:
+        return {"order": order_state_to_dict(await exchange.cancel_order(symbol=symbol, client_order_id=client_order_id))}
+    except TradingError as exc:
+        return {"error_kind": error_kind(exc), "error_message": str(exc)}
+
+
 async def handle(exchange: Exchange, op: GatewayOp, params: dict[str, Any]) -> Any:
     """Run one operation against one broker's exchange."""
     if op is GatewayOp.MARKETS:
         markets = await exchange.load_markets()
         return {symbol: market_to_dict(market) for symbol, market in markets.items()}
     if op is GatewayOp.BALANCE:
-        return balance_to_dict(await exchange.fetch_balance())
+        result = balance_to_dict(await exchange.fetch_balance())
+        if params.get("symbol"):  # sizing needs both: one round trip instead of two
+            try:
+                result["last"] = str(await exchange.fetch_ticker(str(params["symbol"])))
+            except OrderNotFound:
+                result["last"] = None
+        return result
     if op is GatewayOp.TICKER:
         try:
             return str(await exchange.fetch_ticker(str(_required(params, "symbol"))))
@@ -89,6 +102,8 @@ async def handle(exchange: Exchange, op: GatewayOp, params: dict[str, Any]) -> A
             client_order_id=params.get("client_order_id"),
         )
         return order_state_to_dict(state)
+    if op is GatewayOp.CANCEL_ORDERS:
+        return [await _cancel_one(exchange, str(_required(params, "symbol")), cid) for cid in params["client_order_ids"]]
     if op is GatewayOp.FETCH_ORDER:
         state = await exchange.fetch_order(
             symbol=str(_required(params, "symbol")),

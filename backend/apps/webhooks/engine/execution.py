@@ -113,9 +113,10 @@ class AlertExecutor:
         order = None if self.fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.ENTRY).first()
         if order is None:
             limit = alert.action is Action.BUY_LIMIT
-            price = price_round(alert.prix, market) if limit and alert.prix else self._market_price(broker, market, alert)
+            balance, last = self.gateway.balance_and_price(broker.pk, market.symbol)
+            price = price_round(alert.prix, market) if limit and alert.prix else _sizing_price(market, alert, last)
             _check_protection_prices(alert, price)
-            free = self.gateway.balance(broker.pk).free_of(market.quote)
+            free = balance.free_of(market.quote)
             amount = buy_amount(free_quote=free, pour_cent=alert.pour_cent, price=price, market=market)
             webhook.prix_sl = price_round(alert.prix_sl, market) if alert.prix_sl else None
             webhook.prix_tp = price_round(alert.prix_tp, market) if alert.prix_tp else None
@@ -139,7 +140,11 @@ class AlertExecutor:
         if order is None:
             position = _position_required(broker, market, alert)
             limit = alert.action is Action.SELL_LIMIT
-            price = price_round(alert.prix, market) if limit and alert.prix else self._market_price(broker, market, alert)
+            # The price only checks the minimum order value: the alert's own price will do.
+            reference = alert.reference_price
+            price = price_round(alert.prix, market) if limit and alert.prix else reference or self._market_price(
+                broker, market, alert
+            )
             amount = sell_amount(
                 position_quantity=position.quantity, pour_cent=alert.pour_cent, price=price, market=market
             )
@@ -186,6 +191,15 @@ class AlertExecutor:
             position.save(update_fields=["stop_loss_price", "take_profit_price", "updated_at"])
             protection_sync(position, self.gateway, origin=f"w{webhook.pk}r")
             raise OrderInvalid(f"MAJ refused by the exchange ({exc}); the previous stop-loss and take-profit are kept") from exc
+
+
+def _sizing_price(market: Market, alert: Alert, last: Decimal | None) -> Decimal:
+    """The price to size a market buy with: the exchange's last price, else the alert's."""
+    if last is not None:
+        return last
+    if alert.reference_price is not None:
+        return alert.reference_price
+    raise AlertInvalid(f"no price known for {market.symbol}: send Prix or Close in the alert")
 
 
 def _position_required(broker: Broker, market: Market, alert: Alert) -> WebhookState:

@@ -18,7 +18,7 @@ from apps.webhooks.engine.ids import client_order_id
 from apps.core.streams import order_state_to_dict
 from apps.webhooks.engine.orders import _jsonable, order_record, order_update_from_state
 from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState
-from trading.errors import OrderNotFound, TemporaryError
+from trading.errors import OrderNotFound, TemporaryError, TradingError
 from trading.orders import OrderKind, OrderSide, OrderState, OrderStatus, OrderType, ProtectionRequest
 from trading.positions import Position, position_apply_buy, position_apply_sell, position_unrealized_pnl
 
@@ -130,16 +130,23 @@ def _open_exit_remaining(position: WebhookState) -> Decimal:
 
 def protection_cancel(position: WebhookState, gateway: GatewayClient) -> None:
     """Cancel the position's live stop-loss / take-profit; a fill found meanwhile is applied."""
-    for order in _protective_orders(position):
-        if order.status == OrderStatus.NEW:  # never sent
-            Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELED)
-            continue
-        try:
-            state = gateway.cancel_order(order.broker_id, symbol=order.symbol, client_order_id=order.client_order_id)
-        except OrderNotFound:
-            Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELED, error_message="not found on the exchange")
-            continue
-        order_state_apply(order, state)
+    orders = _protective_orders(position)
+    never_sent = [order.pk for order in orders if order.status == OrderStatus.NEW]
+    Order.objects.filter(pk__in=never_sent).update(status=OrderStatus.CANCELED)
+    sent = [order for order in orders if order.status != OrderStatus.NEW]
+    if sent:
+        answers = gateway.cancel_orders(
+            position.broker_id, symbol=position.symbol, client_order_ids=[order.client_order_id for order in sent]
+        )
+        for order, answer in zip(sent, answers, strict=True):
+            if isinstance(answer, OrderNotFound):
+                Order.objects.filter(pk=order.pk).update(
+                    status=OrderStatus.CANCELED, error_message="not found on the exchange"
+                )
+            elif isinstance(answer, TradingError):
+                raise answer
+            else:
+                order_state_apply(order, answer)
     position.refresh_from_db()
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 from aiohttp import web
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -21,6 +21,10 @@ from apps.webhooks.tokens import token_index_load
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 5.0  # seconds given to alerts in flight when asked to stop
+
+
+class StartError(Exception):
+    """The receiver cannot start (database without tokens table, port taken): stop and say why."""
 
 
 def receiver_redis(url: str) -> aioredis.Redis:
@@ -46,8 +50,14 @@ async def serve(*, host: str, port: int, redis_url: str, config: ReceiverConfig)
     app = build_app(redis=redis, config=config, token_loader=db_token_loader)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
     try:
-        await runner.setup()  # loads the tokens: a database problem stops the start here
-        await web.TCPSite(runner, host, port, backlog=1024).start()
+        try:
+            await runner.setup()  # loads the tokens
+        except DatabaseError as exc:
+            raise StartError(f"cannot load webhook tokens from the database ({exc}); is it migrated?") from None
+        try:
+            await web.TCPSite(runner, host, port, backlog=1024).start()
+        except OSError as exc:
+            raise StartError(f"cannot listen on {host}:{port}: {exc}") from None
         logger.info(
             "webhook receiver listening on http://%s:%d (%d tokens loaded, legacy token %s)",
             host,
@@ -55,6 +65,8 @@ async def serve(*, host: str, port: int, redis_url: str, config: ReceiverConfig)
             len(app[INDEX]),
             "on" if config.legacy_token else "off",
         )
+        if not len(app[INDEX]) and not config.legacy_token:
+            logger.warning("no webhook token and no WEBHOOK_TOKEN: every alert is refused until a token is created")
         await _until_signalled()
         logger.info("webhook receiver stopping")
     finally:

@@ -19,7 +19,7 @@ from apps.core.streams import WEBHOOK_RAW, RawAlert
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 256  # alerts per pipeline: bounds the wait of the last one in a burst
-WRITE_TIMEOUT = 2.0  # seconds; TradingView gives up after 3
+WRITE_TIMEOUT = 1.0  # seconds per round trip; TradingView gives up after 3
 
 
 class StoreUnavailable(Exception):
