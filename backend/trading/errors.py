@@ -24,6 +24,10 @@ class InsufficientFunds(ExchangeRejected):
     """Not enough free balance for the order: record, never retry."""
 
 
+class ProtectionUnsupported(ExchangeRejected):
+    """The exchange cannot hold this stop-loss / take-profit: the engine guards it from prices."""
+
+
 class OrderNotFound(ExchangeRejected):
     """The exchange has no order with this id: the caller decides (often: place it)."""
 

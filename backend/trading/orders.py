@@ -87,6 +87,7 @@ class OrderState:
     stop_price: Decimal | None = None
     average: Decimal | None = None
     fee: Decimal = Decimal(0)  # in the quote currency
+    fee_base: Decimal = Decimal(0)  # part of the fee taken from a buy's base amount: never received
     fee_currency: str | None = None
     timestamp_ms: int | None = None
     raw: dict[str, Any] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from trading.errors import (
     InsufficientFunds,
     OrderInvalid,
     OrderNotFound,
+    ProtectionUnsupported,
     TemporaryError,
     TradingError,
 )
@@ -137,6 +138,7 @@ class GatewayRequest:
 _ERROR_KINDS: dict[str, type[TradingError]] = {
     "insufficient_funds": InsufficientFunds,
     "order_not_found": OrderNotFound,
+    "protection_unsupported": ProtectionUnsupported,
     "duplicate_order": DuplicateOrder,
     "authentication": AuthenticationFailed,
     "rejected": ExchangeRejected,

@@ -9,10 +9,12 @@ from datetime import datetime
 
 from asgiref.sync import sync_to_async
 
+from apps.brokers.credentials import credential_decrypt
 from apps.brokers.gateway.paper_store import DjangoPaperStore, paper_book_load
 from apps.brokers.models import Broker, PaperAccount
 from trading.errors import ConfigurationError
 from trading.exchange import Exchange
+from trading.live.exchange import CcxtConfig, CcxtExchange
 from trading.paper.exchange import PaperExchange, PriceBoard
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,20 @@ class _Entry:
     exchange: Exchange
     updated_at: datetime
     paper: bool
+
+
+def live_config(broker: Broker) -> CcxtConfig:
+    """The broker's live account with its credentials decrypted: only the gateway calls this."""
+    label = broker.label
+    return CcxtConfig(
+        exchange_id=broker.exchange,
+        label=label,
+        api_key=credential_decrypt(broker.api_key_encrypted, broker_label=label),
+        secret=credential_decrypt(broker.api_secret_encrypted, broker_label=label),
+        password=credential_decrypt(broker.api_password_encrypted, broker_label=label),
+        testnet=broker.is_testnet,
+        api_base_url=broker.api_base_url,
+    )
 
 
 class ExchangeRegistry:
@@ -65,10 +81,7 @@ class ExchangeRegistry:
         if paper:
             book = await sync_to_async(paper_book_load, thread_sensitive=True)(broker)
             return PaperExchange(account_key=str(broker.pk), book=book, prices=self.prices, store=self.store)
-        raise ConfigurationError(
-            f"broker {broker.label}: live exchange '{broker.exchange}' is not available in this build; "
-            "use the paper exchange or run the engine with --test"
-        )
+        return CcxtExchange(live_config(broker))
 
     async def load_paper_accounts(self) -> int:
         """Load every paper account that has resting orders, so price moves can fill them."""

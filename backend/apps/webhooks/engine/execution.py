@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.brokers.models import Broker, TypeDeTrading
 from apps.core.gateway_client import GatewayClient
+from apps.webhooks.engine.guard import positions_guard
 from apps.webhooks.engine.ids import client_order_id
 from apps.webhooks.engine.orders import order_record, order_submit
 from apps.webhooks.engine.positions import (
@@ -69,6 +70,7 @@ class AlertExecutor:
             if broker is None:
                 raise AlertInvalid("no broker for this alert")
             broker_check(broker)
+            self._guard(broker, alert)
             if alert.action is Action.PING:
                 pass
             elif alert.action.is_buy:
@@ -105,6 +107,16 @@ class AlertExecutor:
         webhook.order_id = state.id
         order_state_apply(order, state)
         order_follow_up(order, self.gateway)
+
+    def _guard(self, broker: Broker, alert: Alert) -> None:
+        """An alert's price is a price too: guarded stops and targets it crosses act first."""
+        price = alert.close or alert.prix
+        if price is None or not WebhookState.objects.filter(
+            broker=broker, status=PositionStatus.OPEN, protection_mode="engine"
+        ).exists():
+            return
+        market = self._market(broker, alert.symbol)
+        positions_guard(self.gateway, symbol=market.symbol, low=price, high=price, broker_id=broker.pk)
 
     # Actions.
 

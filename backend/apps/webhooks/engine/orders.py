@@ -88,6 +88,7 @@ def order_update_from_state(order: Order, state: OrderState) -> None:
     order.filled = state.filled
     order.average_price = state.average
     order.fee = state.fee
+    order.fee_base = state.fee_base
     order.fill_applied = max(order.fill_applied, state.filled)
     order.raw = _jsonable(order_state_to_dict(state))
     order.save()

@@ -18,7 +18,7 @@ from apps.webhooks.engine.ids import client_order_id
 from apps.core.streams import order_state_to_dict
 from apps.webhooks.engine.orders import _jsonable, order_record, order_update_from_state
 from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState
-from trading.errors import OrderNotFound, TemporaryError, TradingError
+from trading.errors import OrderNotFound, ProtectionUnsupported, TemporaryError, TradingError
 from trading.orders import OrderKind, OrderSide, OrderState, OrderStatus, OrderType, ProtectionRequest
 from trading.positions import Position, position_apply_buy, position_apply_sell, position_unrealized_pnl
 
@@ -73,11 +73,13 @@ def order_state_apply(order: Order, state: OrderState) -> WebhookState | None:
         return order.position
     with transaction.atomic():
         # The row lock makes a reply and an event for the same fill apply it once.
-        order.fill_applied, order.fee = Order.objects.select_for_update().values_list("fill_applied", "fee").get(
-            pk=order.pk
+        order.fill_applied, order.fee, order.fee_base = (
+            Order.objects.select_for_update().values_list("fill_applied", "fee", "fee_base").get(pk=order.pk)
         )
         new_fill = max(Decimal(0), state.filled - order.fill_applied)
         new_fee = max(Decimal(0), state.fee - order.fee) if new_fill > 0 else Decimal(0)
+        # A fee the exchange took in coins (a buy's base) leaves fewer coins in the position.
+        new_fill -= max(Decimal(0), state.fee_base - order.fee_base) if order.side == OrderSide.BUY else Decimal(0)
         position = order.position if order.position_id else None
         if new_fill > 0:
             position = _position_apply_fill(order, position, state, new_fill=new_fill, new_fee=new_fee)
@@ -241,6 +243,12 @@ def _protection_place(position: WebhookState, rows: list[Order], gateway: Gatewa
     )
     try:
         states = gateway.create_protection(position.broker_id, request)
+    except ProtectionUnsupported as exc:
+        Order.objects.filter(pk__in=[row.pk for row in rows]).update(
+            status=OrderStatus.REJECTED, error_message=f"{exc}: guarded by the engine instead"
+        )
+        _set_protection_fields(position, [], mode=ProtectionMode.ENGINE)
+        return
     except Exception as exc:
         if not isinstance(exc, TemporaryError):
             Order.objects.filter(pk__in=[row.pk for row in rows]).update(
@@ -276,13 +284,13 @@ def _apply_protection_states(position: WebhookState, rows: list[Order], states: 
     _set_protection_fields(position, rows)
 
 
-def _set_protection_fields(position: WebhookState, rows: list[Order]) -> None:
+def _set_protection_fields(position: WebhookState, rows: list[Order], *, mode: str | None = None) -> None:
     live = [row for row in rows if row.status in LIVE]
     stop = next((row for row in live if row.kind == OrderKind.STOP_LOSS), None)
     take = next((row for row in live if row.kind == OrderKind.TAKE_PROFIT), None)
     position.stop_loss_order_id = stop.exchange_order_id if stop else ""
     position.take_profit_order_id = take.exchange_order_id if take else ""
-    position.protection_mode = ProtectionMode.EXCHANGE if live else ProtectionMode.NONE
+    position.protection_mode = mode or (ProtectionMode.EXCHANGE if live else ProtectionMode.NONE)
     position.save(update_fields=["stop_loss_order_id", "take_profit_order_id", "protection_mode", "updated_at"])
 
 

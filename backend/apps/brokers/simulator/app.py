@@ -1,0 +1,127 @@
+"""The aiohttp application: Binance's routes under /api/v3, the control API under /_sim/, and the
+middleware that adds latency, answers armed faults and formats BinanceError as Binance does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from apps.brokers.simulator import control, endpoints
+from apps.brokers.simulator.auth import API_KEY_HEADER, authenticate
+from apps.brokers.simulator.errors import DUPLICATE_ORDER, INSUFFICIENT_BALANCE, BinanceError, order_rejected
+from apps.brokers.simulator.faults import fault_response, hold_after_accept
+from apps.brokers.simulator.params import Params
+from apps.brokers.simulator.state import SimAccount, Simulator
+
+logger = logging.getLogger("aristobot.simulator")
+
+SIMULATOR = web.AppKey("simulator", Simulator)
+CONTROL_PREFIX = "/_sim/"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PublicEndpoint = Callable[[Simulator, Params], Any]
+SignedEndpoint = Callable[[Simulator, SimAccount, Params], Any]
+
+
+def create_app(simulator: Simulator) -> web.Application:
+    """The simulator's web application; the Simulator holds all state, so tests can reach it directly."""
+    app = web.Application(middlewares=[_binance_middleware])
+    app[SIMULATOR] = simulator
+    _add_api_routes(app.router)
+    control.add_routes(app.router, SIMULATOR)
+    app.on_shutdown.append(_on_shutdown)
+    return app
+
+
+def _add_api_routes(router: web.UrlDispatcher) -> None:
+    api = "/api/v3"
+    router.add_get(f"{api}/ping", _public(endpoints.ping))
+    router.add_get(f"{api}/time", _public(endpoints.server_time))
+    router.add_get(f"{api}/exchangeInfo", _public(endpoints.exchange_info))
+    router.add_get(f"{api}/ticker/24hr", _public(endpoints.ticker_24hr))
+    router.add_get(f"{api}/ticker/price", _public(endpoints.ticker_price))
+    router.add_get(f"{api}/account", _signed(endpoints.account))
+    router.add_post(f"{api}/order", _signed(endpoints.order_new, places_orders=True))
+    router.add_post(f"{api}/order/test", _signed(endpoints.order_test))
+    router.add_get(f"{api}/order", _signed(endpoints.order_get))
+    router.add_delete(f"{api}/order", _signed(endpoints.order_delete))
+    router.add_get(f"{api}/openOrders", _signed(endpoints.orders_open))
+    router.add_delete(f"{api}/openOrders", _signed(endpoints.orders_open_delete))
+    router.add_get(f"{api}/allOrders", _signed(endpoints.orders_all))
+    router.add_post(f"{api}/orderList/oco", _signed(endpoints.oco_new, places_orders=True))
+    router.add_post(f"{api}/order/oco", _signed(endpoints.oco_new_legacy, places_orders=True))
+    router.add_get(f"{api}/orderList", _signed(endpoints.order_list_get))
+    router.add_delete(f"{api}/orderList", _signed(endpoints.order_list_delete))
+    router.add_get(f"{api}/openOrderList", _signed(endpoints.order_lists_open))
+
+
+def _public(endpoint: PublicEndpoint) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        params = Params.parse(request.rel_url.raw_query_string, await request.text())
+        return _json(endpoint(request.app[SIMULATOR], params))
+
+    return handle
+
+
+def _signed(endpoint: SignedEndpoint, *, places_orders: bool = False) -> Handler:
+    """A SIGNED endpoint: authenticate, then for order entry apply the armed order faults around it."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        simulator = request.app[SIMULATOR]
+        raw_query, raw_body = request.rel_url.raw_query_string, await request.text()
+        params = Params.parse(raw_query, raw_body)
+        account = authenticate(
+            simulator,
+            api_key=request.headers.get(API_KEY_HEADER),
+            raw_query=raw_query,
+            raw_body=raw_body,
+            params=params,
+        )
+        faults = simulator.faults
+        if places_orders and faults.take("insufficient_balance"):
+            raise order_rejected(INSUFFICIENT_BALANCE)
+        if places_orders and faults.take("duplicate_client_id"):
+            raise order_rejected(DUPLICATE_ORDER)
+        answer = endpoint(simulator, account, params)
+        if places_orders and faults.take("timeout_after_accept"):
+            logger.info("fault: order accepted, answer %s (%s)", faults.timeout_mode, request.path)
+            await hold_after_accept(request, faults, simulator.stopping)
+        return _json(answer)
+
+    return handle
+
+
+def _json(answer: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(answer, status=status, headers=headers, content_type="application/json")
+
+
+@web.middleware
+async def _binance_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Latency and request faults first (not for /_sim/), then BinanceError as Binance's JSON answer."""
+    if request.path.startswith(CONTROL_PREFIX):
+        return await handler(request)
+    simulator = request.app[SIMULATOR]
+    simulator.requests.append(f"{request.method} {request.path}")
+    if simulator.faults.latency_ms:
+        await asyncio.sleep(simulator.faults.latency_ms / 1000)
+    faulted = fault_response(simulator.faults)
+    if faulted is not None:
+        logger.info("fault: %s %s answered %d", request.method, request.path, faulted.status)
+        return faulted
+    try:
+        return await handler(request)
+    except BinanceError as error:
+        logger.info("%s %s -> %d %s", request.method, request.path, error.code, error.msg)
+        return _json(error.body(), status=error.status, headers=error.headers)
+    except web.HTTPNotFound:
+        logger.warning("the simulator does not serve %s %s", request.method, request.path)
+        raise
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    app[SIMULATOR].stopping.set()

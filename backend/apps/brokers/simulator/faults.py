@@ -1,0 +1,103 @@
+"""Faults a test arms through `POST /_sim/faults`, and the answers they produce.
+
+Counters count down: `{"status_5xx": 2}` fails the next two API requests. `latency_ms`
+stays until set back to 0 or the simulator is reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+
+from aiohttp import web
+
+from apps.brokers.simulator.errors import BinanceError
+
+TIMEOUT_MODES = ("delay", "drop")
+
+
+@dataclass
+class Faults:
+    """What goes wrong with the next requests; the defaults are a healthy exchange."""
+
+    latency_ms: int = 0  # added to every API request
+    status_5xx: int = 0  # next n requests answer `status_code` with a plain-text body, as a gateway does
+    status_code: int = 503
+    forbidden: int = 0  # next n requests answer 403, as Binance's WAF does
+    rate_limit: int = 0  # next n requests answer 429 (or 418) with Retry-After
+    retry_after: int = 1
+    rate_limit_status: int = 429
+    timeout_after_accept: int = 0  # next n orders are placed, then the answer is held or the connection dropped
+    timeout_mode: str = "delay"
+    timeout_hold_ms: int = 30_000  # "delay": hold the answer this long, or until the client gives up
+    insufficient_balance: int = 0  # next n orders rejected -2010 insufficient balance
+    duplicate_client_id: int = 0  # next n orders rejected -2010 duplicate order
+
+    def arm(self, payload: Mapping[str, object]) -> None:
+        """Set the named fields; raises ValueError naming a wrong field or value, changing nothing."""
+        known = {field.name: field.type for field in fields(self)}
+        updates: dict[str, object] = {}
+        for name, value in payload.items():
+            if name not in known:
+                raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(known))}")
+            if name == "timeout_mode":
+                if value not in TIMEOUT_MODES:
+                    raise ValueError(f"timeout_mode must be one of {', '.join(TIMEOUT_MODES)}")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"fault {name!r} needs a whole number >= 0, not {value!r}")
+            updates[name] = value
+        if updates.get("status_code", self.status_code) not in range(500, 600):
+            raise ValueError("status_code must be a 5xx status")
+        if updates.get("rate_limit_status", self.rate_limit_status) not in (418, 429):
+            raise ValueError("rate_limit_status must be 418 or 429")
+        for name, value in updates.items():
+            setattr(self, name, value)
+
+    def take(self, counter: str) -> bool:
+        """Consume one of an armed counter; False when it is not armed."""
+        left = getattr(self, counter)
+        if left <= 0:
+            return False
+        setattr(self, counter, left - 1)
+        return True
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def fault_response(faults: Faults) -> web.Response | None:
+    """The answer an armed request-level fault gives instead of the API, or None."""
+    if faults.take("rate_limit"):
+        if faults.rate_limit_status == 418:
+            banned_until = int(time.time() * 1000) + faults.retry_after * 1000
+            msg = f"Way too many requests; IP(127.0.0.1) banned until {banned_until}. Please use WebSocket Streams."
+        else:
+            msg = "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute."
+        error = BinanceError(
+            -1003, msg, status=faults.rate_limit_status, headers={"Retry-After": str(faults.retry_after)}
+        )
+        return web.json_response(error.body(), status=error.status, headers=error.headers)
+    if faults.take("forbidden"):
+        return web.Response(
+            status=403, text="<html><body><h1>403 Forbidden</h1></body></html>", content_type="text/html"
+        )
+    if faults.take("status_5xx"):
+        return web.Response(status=faults.status_code, text="Service Unavailable.", content_type="text/plain")
+    return None
+
+
+async def hold_after_accept(request: web.Request, faults: Faults, stopping: asyncio.Event) -> None:
+    """The accepted order's answer goes astray: hold it until the client gives up, or drop the connection."""
+    transport = request.transport
+    if faults.timeout_mode == "drop":
+        if transport is not None:
+            transport.abort()
+        return
+    deadline = time.monotonic() + faults.timeout_hold_ms / 1000
+    while time.monotonic() < deadline and not stopping.is_set():
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(0.02)

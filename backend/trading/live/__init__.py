@@ -1,0 +1,1 @@
+"""Live exchanges through ccxt: the only place that imports ccxt."""

@@ -1,0 +1,320 @@
+"""`CcxtExchange`: one broker's live account through async ccxt, behind `trading.exchange.Exchange`.
+
+One long-lived client per broker so that ccxt's rate limiter works; markets loaded once and
+refreshed hourly; `clientOrderId` passed on every order, and after a timeout or network
+error the order is looked up by it before anything else is decided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import ccxt.async_support as ccxt_async
+
+from trading.errors import (
+    ConfigurationError,
+    DuplicateOrder,
+    ExchangeRejected,
+    OrderNotFound,
+    ProtectionUnsupported,
+    TemporaryError,
+    TradingError,
+)
+from trading.live.convert import balance_from_ccxt, markets_from_ccxt, order_from_ccxt, urls_rebased
+from trading.live.errors import ccxt_error
+from trading.markets import Market
+from trading.orders import Balance, OrderRequest, OrderSide, OrderState, OrderType, ProtectionRequest
+
+logger = logging.getLogger(__name__)
+
+MARKETS_TTL_SECONDS = 3600
+RETRIES = 3
+
+
+@dataclass(frozen=True)
+class CcxtConfig:
+    """What a broker says about its live account. Credentials are plain here: gateway only."""
+
+    exchange_id: str
+    label: str  # how messages name the broker
+    api_key: str = ""
+    secret: str = ""
+    password: str = ""
+    testnet: bool = False
+    api_base_url: str = ""
+    timeout_ms: int = 10_000
+
+    def __repr__(self) -> str:  # never print credentials, even in a traceback
+        return f"CcxtConfig({self.exchange_id!r}, {self.label!r}, testnet={self.testnet})"
+
+
+# Exchange-specific options: load only spot markets and skip calls Aristobot does not need.
+_OPTIONS: dict[str, dict[str, Any]] = {
+    "binance": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False},
+}
+
+
+def exchange_ids() -> list[str]:
+    """Every exchange id ccxt knows."""
+    return list(ccxt_async.exchanges)
+
+
+class CcxtExchange:
+    """A live exchange account; every ccxt exception leaves as a domain error."""
+
+    def __init__(self, config: CcxtConfig, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.config = config
+        self._sleep = sleep
+        self._client: Any = None
+        self._markets: dict[str, Market] = {}
+        self._markets_loaded_at = 0.0
+
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        return (self.config.api_key, self.config.secret, self.config.password)
+
+    def _error(self, exc: Exception) -> TradingError:
+        return ccxt_error(exc, broker_label=self.config.label, secrets=self._secrets)
+
+    def client(self) -> Any:
+        """The broker's ccxt client, created once; sandbox mode is set before any call."""
+        if self._client is not None:
+            return self._client
+        exchange_class = getattr(ccxt_async, self.config.exchange_id, None)
+        if exchange_class is None:
+            raise ConfigurationError(f"broker {self.config.label}: ccxt has no exchange '{self.config.exchange_id}'")
+        client = exchange_class(
+            {
+                "apiKey": self.config.api_key,
+                "secret": self.config.secret,
+                "password": self.config.password or None,
+                "enableRateLimit": True,
+                "timeout": self.config.timeout_ms,
+                "options": dict(_OPTIONS.get(self.config.exchange_id, {})),
+            }
+        )
+        if self.config.testnet:
+            try:
+                client.set_sandbox_mode(True)
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"broker {self.config.label}: {self.config.exchange_id} has no testnet in ccxt"
+                ) from exc
+        if self.config.api_base_url:
+            client.urls["api"] = urls_rebased(client.urls["api"], self.config.api_base_url)
+        self._client = client
+        return client
+
+    async def _call(self, method: str, *args: Any, retries: int = RETRIES) -> Any:
+        """A read-only call, retried with backoff on temporary errors."""
+        for attempt in range(retries + 1):
+            try:
+                return await getattr(self.client(), method)(*args)
+            except Exception as exc:
+                error = self._error(exc)
+                if not isinstance(error, TemporaryError) or attempt == retries:
+                    raise error from None
+                await self._backoff(error, attempt)
+        raise AssertionError("unreachable")
+
+    async def _backoff(self, error: TemporaryError, attempt: int) -> None:
+        delay = error.retry_after if error.retry_after is not None else min(8.0, 0.5 * 2**attempt)
+        logger.warning("%s; retrying in %.1f s", error, delay)
+        await self._sleep(delay)
+
+    async def load_markets(self) -> Mapping[str, Market]:
+        if not self._markets or time.monotonic() - self._markets_loaded_at > MARKETS_TTL_SECONDS:
+            client = self.client()
+            raw = await self._call("load_markets", bool(self._markets))
+            self._markets = markets_from_ccxt(raw, precision_mode=int(client.precisionMode))
+            self._markets_loaded_at = time.monotonic()
+        return self._markets
+
+    async def _market(self, symbol: str) -> Market:
+        markets = await self.load_markets()
+        market = markets.get(symbol)
+        if market is None:
+            raise ExchangeRejected(f"{self.config.label} has no spot market {symbol}")
+        return market
+
+    async def fetch_balance(self) -> Balance:
+        return balance_from_ccxt(await self._call("fetch_balance"))
+
+    async def fetch_ticker(self, symbol: str) -> Decimal:
+        ticker = await self._call("fetch_ticker", symbol)
+        last = ticker.get("last") or ticker.get("close")
+        if last is None:
+            raise OrderNotFound(f"no last price for {symbol} on {self.config.label}")
+        return Decimal(str(last))
+
+    async def fetch_order(
+        self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderState:
+        market = await self._market(symbol)
+        params = {} if order_id else {"clientOrderId": client_order_id}
+        raw = await self._call("fetch_order", order_id or "", symbol, params)
+        return order_from_ccxt(raw, market)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        markets = await self.load_markets()
+        raw = await self._call("fetch_open_orders", symbol)
+        return [order_from_ccxt(item, markets[item["symbol"]]) for item in raw if item.get("symbol") in markets]
+
+    async def cancel_order(
+        self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> OrderState:
+        market = await self._market(symbol)
+        params = {} if order_id else {"clientOrderId": client_order_id}
+        try:
+            raw = await self._call("cancel_order", order_id or "", symbol, params)
+        except OrderNotFound:
+            # Already filled or cancelled: answer with what the exchange says it became.
+            return await self.fetch_order(symbol=symbol, order_id=order_id, client_order_id=client_order_id)
+        state = order_from_ccxt(raw, market)
+        if state.status.is_final:
+            return state
+        return await self.fetch_order(symbol=symbol, order_id=order_id, client_order_id=client_order_id)
+
+    async def create_order(self, request: OrderRequest) -> OrderState:
+        """Place once: on a timeout or network error, look the order up by client id first."""
+        market = await self._market(request.symbol)
+        params: dict[str, Any] = {"clientOrderId": request.client_order_id}
+        kind = "market"
+        price = request.price
+        if request.type is OrderType.LIMIT:
+            kind = "limit"
+        elif request.type is OrderType.STOP_MARKET:
+            params["stopLossPrice"] = float(request.stop_price or 0)
+        elif request.type is OrderType.TAKE_PROFIT_LIMIT:
+            kind = "limit"
+            params["takeProfitPrice"] = float(request.price or 0)
+        return await self._place_once(
+            request.client_order_id,
+            market,
+            lambda: self.client().create_order(
+                request.symbol, kind, request.side.value, float(request.amount),
+                float(price) if price is not None else None, dict(params),
+            ),
+        )
+
+    async def _place_once(self, client_order_id: str, market: Market, place: Callable[[], Awaitable[Any]]) -> OrderState:
+        for attempt in range(RETRIES + 1):
+            try:
+                return order_from_ccxt(await place(), market)
+            except Exception as exc:
+                error = self._error(exc)
+            if isinstance(error, DuplicateOrder):
+                return await self.fetch_order(symbol=market.symbol, client_order_id=client_order_id)
+            if not isinstance(error, TemporaryError):
+                raise error
+            # The order may have reached the exchange before the error: never place it twice.
+            try:
+                return await self.fetch_order(symbol=market.symbol, client_order_id=client_order_id)
+            except OrderNotFound:
+                pass
+            except TemporaryError:
+                if attempt == RETRIES:
+                    raise
+            if attempt == RETRIES:
+                raise error
+            await self._backoff(error, attempt)
+        raise AssertionError("unreachable")
+
+    async def create_protection(self, request: ProtectionRequest) -> list[OrderState]:
+        """Stop-loss and take-profit on the exchange: an OCO pair where the exchange has one,
+        a single stop or target order otherwise; ProtectionUnsupported when it cannot."""
+        market = await self._market(request.symbol)
+        both = request.stop_loss_price is not None and request.take_profit_price is not None
+        if both and self.config.exchange_id in _OCO:
+            return await _OCO[self.config.exchange_id](self, request, market)
+        if both:
+            raise ProtectionUnsupported(
+                f"{self.config.exchange_id} cannot hold a stop-loss and a take-profit together through ccxt"
+            )
+        has = self.client().has
+        states = []
+        if request.stop_loss_price is not None:
+            if not has.get("createStopLossOrder"):
+                raise ProtectionUnsupported(f"{self.config.exchange_id} has no stop-loss orders in ccxt")
+            states.append(
+                await self.create_order(
+                    OrderRequest(
+                        client_order_id=str(request.stop_loss_client_order_id), symbol=request.symbol,
+                        side=OrderSide.SELL, type=OrderType.STOP_MARKET, amount=request.amount,
+                        stop_price=request.stop_loss_price,
+                    )
+                )
+            )
+        if request.take_profit_price is not None:
+            if not has.get("createTakeProfitOrder"):
+                raise ProtectionUnsupported(f"{self.config.exchange_id} has no take-profit orders in ccxt")
+            states.append(
+                await self.create_order(
+                    OrderRequest(
+                        client_order_id=str(request.take_profit_client_order_id), symbol=request.symbol,
+                        side=OrderSide.SELL, type=OrderType.TAKE_PROFIT_LIMIT, amount=request.amount,
+                        price=request.take_profit_price,
+                    )
+                )
+            )
+        return states
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+async def _binance_oco(exchange: CcxtExchange, request: ProtectionRequest, market: Market) -> list[OrderState]:
+    """Binance spot OCO (POST /api/v3/orderList/oco): a take-profit above, a stop-loss below."""
+    client = exchange.client()
+    params = {
+        "symbol": market.id,
+        "side": "SELL",
+        "quantity": client.amount_to_precision(market.symbol, float(request.amount)),
+        "aboveType": "LIMIT_MAKER",
+        "abovePrice": client.price_to_precision(market.symbol, float(request.take_profit_price or 0)),
+        "aboveClientOrderId": request.take_profit_client_order_id,
+        "belowType": "STOP_LOSS",
+        "belowStopPrice": client.price_to_precision(market.symbol, float(request.stop_loss_price or 0)),
+        "belowClientOrderId": request.stop_loss_client_order_id,
+        "listClientOrderId": f"{request.stop_loss_client_order_id}-l"[:36],
+        "newOrderRespType": "FULL",
+    }
+    wanted = {request.stop_loss_client_order_id, request.take_profit_client_order_id}
+
+    async def place() -> Any:
+        return await client.private_post_orderlist_oco(params)
+
+    for attempt in range(RETRIES + 1):
+        try:
+            answer = await place()
+            reports = answer.get("orderReports") or []
+            return [order_from_ccxt(client.parse_order(report, client.markets[market.symbol]), market) for report in reports]
+        except Exception as exc:
+            error = exchange._error(exc)
+        if not isinstance(error, TemporaryError):
+            raise error
+        found = []
+        for client_id in wanted:
+            try:
+                found.append(await exchange.fetch_order(symbol=market.symbol, client_order_id=str(client_id)))
+            except OrderNotFound:
+                pass
+        if len(found) == len(wanted):
+            return found
+        if attempt == RETRIES:
+            raise error
+        await exchange._backoff(error, attempt)
+    raise AssertionError("unreachable")
+
+
+_OCO: dict[str, Callable[[CcxtExchange, ProtectionRequest, Market], Awaitable[list[OrderState]]]] = {
+    "binance": _binance_oco,
+}
