@@ -15,6 +15,7 @@ class BrokerForm(forms.ModelForm):  # type: ignore[type-arg]
     api_key = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep the current one")
     api_secret = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep")
     api_password = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep")
+    api_base_url = forms.URLField(required=False, assume_scheme="https", help_text="e.g. a local exchange simulator")
 
     class Meta:
         model = Broker

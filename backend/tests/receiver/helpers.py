@@ -27,7 +27,8 @@ def static_tokens(tokens: dict[str, int]) -> TokenLoader:
 
 async def stored_alerts(redis: aioredis.Redis) -> list[RawAlert]:
     """Every alert in the `webhook_raw` stream, oldest first."""
-    return [RawAlert.from_fields(fields) for _, fields in await redis.xrange(WEBHOOK_RAW)]
+    entries = await redis.xrange(WEBHOOK_RAW) or []
+    return [RawAlert.from_fields(fields) for _, fields in entries if fields is not None]
 
 
 def closed_port() -> int:

@@ -50,10 +50,20 @@ class Control:
 
 
 def binance_for(base_url: str, *, api_key: str = API_KEY, secret: str = API_SECRET, timeout_ms: int = 3000) -> Any:
-    """A real ccxt binance with the options and URLs an adapter uses for the simulator."""
+    """A real ccxt binance with the options and URLs an adapter uses for the simulator.
+
+    Only for speed: ccxt's client-side throttle and its 250 ms pause in close() are off.
+    """
     exchange = ccxt.binance(
-        {"apiKey": api_key, "secret": secret, "options": copy.deepcopy(BINANCE_SPOT_OPTIONS), "timeout": timeout_ms}
+        {
+            "apiKey": api_key,
+            "secret": secret,
+            "options": copy.deepcopy(BINANCE_SPOT_OPTIONS),
+            "timeout": timeout_ms,
+            "enableRateLimit": False,
+        }
     )
+    exchange.timeout_on_exit = 0
     exchange.urls["api"] = binance_urls_for(base_url, exchange.urls["api"])
     return exchange
 

@@ -11,13 +11,13 @@ from trading.paper.markets import PAPER_MARKETS
 from .conftest import Control, binance_for
 
 
-async def test_load_markets_calls_only_spot_exchange_info(server: SimulatorServer, simulator: Simulator) -> None:
+async def test_load_markets_calls_only_spot_exchange_info(server: SimulatorServer, control: Control) -> None:
     client = binance_for(server.base_url)
     try:
         markets = await client.load_markets()
     finally:
         await client.close()
-    assert list(simulator.requests) == ["GET /api/v3/exchangeInfo"]
+    assert await control.get("requests") == ["GET /api/v3/exchangeInfo"]
     assert {symbol for symbol, market in markets.items() if market["spot"]} == set(PAPER_MARKETS)
 
 

@@ -150,3 +150,16 @@ async def test_cancel_all_orders_of_a_symbol(exchange: Any) -> None:
     cancelled = await exchange.cancel_all_orders("BTC/USDT")
     assert [o["status"] for o in cancelled] == ["canceled", "canceled"]
     assert await exchange.fetch_open_orders("BTC/USDT") == []
+
+
+async def test_test_orders_are_checked_but_not_placed(exchange: Any, control: Control) -> None:
+    await exchange.create_order("BTC/USDT", "market", "buy", 0.01, params={"test": True})
+    with pytest.raises(ccxt.BadRequest, match="NOTIONAL"):
+        await exchange.create_order("BTC/USDT", "limit", "buy", 0.0001, 39_000, params={"test": True})
+    assert await control.orders() == []
+
+
+async def test_fetch_orders_lists_open_and_finished_orders(exchange: Any) -> None:
+    await exchange.create_order("BTC/USDT", "market", "buy", 0.01)
+    await exchange.create_order("BTC/USDT", "limit", "buy", 0.01, 39_000)
+    assert [o["status"] for o in await exchange.fetch_orders("BTC/USDT")] == ["closed", "open"]

@@ -49,6 +49,7 @@ def add_routes(router: web.UrlDispatcher, key: web.AppKey[Simulator]) -> None:
     router.add_get("/_sim/faults", route(faults_get))
     router.add_post("/_sim/reset", route(reset))
     router.add_get("/_sim/orders", route(orders_list))
+    router.add_get("/_sim/requests", route(requests_list))
 
 
 async def _payload(request: web.Request) -> dict[str, Any]:
@@ -143,3 +144,8 @@ def orders_list(simulator: Simulator, payload: dict[str, Any], query: Query) -> 
         and query.get("clientOrderId") in (None, order.client_order_id)
     ]
     return {"count": len(orders), "orders": orders}
+
+
+def requests_list(simulator: Simulator, payload: dict[str, Any], query: Query) -> Any:
+    """The last 1000 API requests, oldest first, as "GET /api/v3/account": what a client really called."""
+    return list(simulator.requests)

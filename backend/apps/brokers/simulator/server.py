@@ -29,6 +29,7 @@ class SimulatorServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> str:
+        self.simulator.stopping.clear()
         self._runner = web.AppRunner(create_app(self.simulator), shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

@@ -29,11 +29,6 @@ class TokenIndex:
     def __len__(self) -> int:
         return len(self._hashes)
 
-    @property
-    def hashes(self) -> frozenset[str]:
-        """The hashes currently accepted."""
-        return frozenset(self._hashes)
-
     def replace(self, hashes: dict[str, int]) -> None:
         """Swap in a freshly loaded index."""
         self._hashes = hashes

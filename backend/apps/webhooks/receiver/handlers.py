@@ -124,7 +124,7 @@ class WebhookHandlers:
     async def _store(self, body: str, identity: Identity, ip: str) -> web.Response:
         received_at = utc_now_iso()
         trace_id = uuid.uuid4().hex
-        alert = RawAlert(body, received_at, trace_id, identity.user_id, ip)
+        alert = RawAlert(body=body, received_at=received_at, trace_id=trace_id, user_id=identity.user_id, source_ip=ip)
         try:
             await self._writer.store(alert)
         except StoreUnavailable as exc:
@@ -135,7 +135,14 @@ class WebhookHandlers:
 
     async def _record_invalid(self, raw: bytes, token: str, identity: Identity, ip: str, problem: str) -> web.Response:
         """Answer 400, and store the redacted body with `rejected` so the trader sees the error."""
-        alert = RawAlert(body_redacted(raw, token), utc_now_iso(), uuid.uuid4().hex, identity.user_id, ip, problem)
+        alert = RawAlert(
+            body=body_redacted(raw, token),
+            received_at=utc_now_iso(),
+            trace_id=uuid.uuid4().hex,
+            user_id=identity.user_id,
+            source_ip=ip,
+            rejected=problem,
+        )
         try:
             await self._writer.store(alert)
         except StoreUnavailable as exc:

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from apps.core.streams import TOKENS_VERSION_KEY
-from apps.webhooks.receiver.auth import TokenIndex
+from apps.webhooks.receiver.auth import LEGACY_KEY, TokenIndex
 from apps.webhooks.receiver.limits import RateLimiter
 from apps.webhooks.receiver.stats import LogThrottle
 
@@ -57,7 +57,7 @@ class TokenRefresher:
         version = await self._read_version()  # read first: a bump during the load triggers another
         hashes = await self._loader()
         self._index.replace(hashes)
-        self._limiter.keep_only(hashes)
+        self._limiter.keep_only([*hashes, LEGACY_KEY])
         self._version = version
         self._loaded_at = time.monotonic()
         return len(hashes)

@@ -55,9 +55,6 @@ class AlertWriter:
         """Queue the alert and wait until Redis has stored it."""
         if self._task is None:
             raise StoreUnavailable("alert writer not running")
-        import os
-        if os.environ.get("DIRECT_XADD"):
-            return await self._redis.xadd(WEBHOOK_RAW, alert.to_fields(), maxlen=self._maxlen, approximate=True)
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._queue.append((alert.to_fields(), future))
         self._wake.set()
