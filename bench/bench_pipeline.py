@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import BenchStack  # noqa: E402
+from stack import BenchStack
 
 SYMBOLS = [
     "BTCUSDT",
@@ -186,9 +186,9 @@ def main() -> None:
         answered = time.perf_counter() - sent
         _wait_processed(stack, before + len(burst), timeout=300)
         first, last = stack.sql(
-            f"SELECT min(received_at), max(processed_at) FROM webhooks_webhook WHERE id > {before}"  # noqa: S608
+            f"SELECT min(received_at), max(processed_at) FROM webhooks_webhook WHERE id > {before}"
         )[0]
-        errors = stack.sql(f"SELECT count(*) FROM webhooks_webhook WHERE id > {before} AND status='error'")[0][0]  # noqa: S608
+        errors = stack.sql(f"SELECT count(*) FROM webhooks_webhook WHERE id > {before} AND status='error'")[0][0]
         print(
             f"(b) burst of {len(burst)} alerts over {len(symbols)} symbols: all answered in {answered:.2f} s, "
             f"fully processed {(_ts(last) - _ts(first)):.2f} s after the first arrived ({errors} in error; target ≤ 10 s)"

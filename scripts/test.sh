@@ -4,6 +4,7 @@
 #
 #   scripts/test.sh [pytest args...]     e.g. scripts/test.sh -k receiver -x
 #   SKIP_LINT=1 scripts/test.sh          skip ruff and mypy for a quick run
+#   PYTEST_STEP_TIMEOUT=600 scripts/test.sh   stop a hung pytest after 600 s (default 2400, 0: never)
 #
 # Steps, in order: ruff check, ruff format --check, mypy backend, pytest, and the frontend's
 # `npm run test:unit` / `npm run test:e2e` when frontend/package.json has them. Every step
@@ -66,6 +67,7 @@ run_step() { # name command...
         FAILED=1
         note="exit $rc"
         [[ $name == pytest && $rc -eq 5 ]] && note="exit 5: no tests collected"
+        [[ $name == pytest && ($rc -eq 124 || $rc -eq 137) ]] && note="timed out after ${PYTEST_STEP_TIMEOUT}s"
         add_summary FAILED "$name" "$(elapsed_since "$start")" "$note"
     fi
 }
@@ -155,10 +157,34 @@ start_postgres() {
     echo "PostgreSQL $(as_pg "$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT, data in $PG_DIR"
 }
 
+# Stop what the checks started and left running (a test that died before stopping its
+# subprocess): every process whose environment carries this run's TEST_REDIS_URL.
+stop_leftovers() {
+    [[ -n ${REDIS_PORT:-} && -d /proc/self ]] || return 0
+    local marker="TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0" pids=() file pid _
+    unset TEST_REDIS_URL REDIS_URL DATABASE_URL TEST_DATABASE_URL # keep grep itself out of the match
+    while read -r file; do
+        pid=${file#/proc/}
+        pid=${pid%/environ}
+        [[ $pid != "$$" ]] && pids+=("$pid")
+    done < <(grep -lzxF "$marker" /proc/[0-9]*/environ 2>/dev/null)
+    [[ ${#pids[@]} -gt 0 ]] || return 0
+    echo "==> stopping ${#pids[@]} process(es) the checks left running:" >&2
+    ps -o pid=,args= -p "$(IFS=,; echo "${pids[*]}")" >&2
+    kill -TERM "${pids[@]}" 2>/dev/null
+    for _ in $(seq 50); do
+        kill -0 "${pids[@]}" 2>/dev/null || break # true while any of them lives
+        sleep 0.1
+    done
+    kill -KILL "${pids[@]}" 2>/dev/null
+}
+
 cleanup() {
     local rc=$?
-    trap - EXIT INT TERM
+    trap - EXIT
+    trap '' INT TERM # a second Ctrl-C must not leave the servers running
     set +e
+    stop_leftovers
     if [[ -n $REDIS_PID ]] && kill -0 "$REDIS_PID" 2>/dev/null; then
         kill -TERM "$REDIS_PID" 2>/dev/null
         local _
@@ -171,7 +197,7 @@ cleanup() {
     fi
     if [[ -n $PG_DIR && -f $PG_DIR/data/postmaster.pid ]]; then
         if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1; then
-            kill -KILL "$(head -n 1 "$PG_DIR/data/postmaster.pid")" 2>/dev/null
+            [[ -f $PG_DIR/data/postmaster.pid ]] && kill -KILL "$(head -n 1 "$PG_DIR/data/postmaster.pid")" 2>/dev/null
         fi
     fi
     [[ -n $REDIS_DIR ]] && rm -rf "$REDIS_DIR"
@@ -206,7 +232,14 @@ else
     run_step "mypy backend" mypy backend
 fi
 
-run_step pytest pytest "$@"
+# A hung test must not eat CI's whole budget: after PYTEST_STEP_TIMEOUT seconds pytest gets
+# SIGINT (it prints where it was stuck), then SIGKILL a minute later. 0 turns the limit off.
+PYTEST_STEP_TIMEOUT=${PYTEST_STEP_TIMEOUT:-2400}
+pytest_command=(pytest "$@")
+if [[ $PYTEST_STEP_TIMEOUT != 0 ]] && command -v timeout >/dev/null; then
+    pytest_command=(timeout --foreground --signal=INT --kill-after=60 "$PYTEST_STEP_TIMEOUT" pytest "$@")
+fi
+run_step pytest "${pytest_command[@]}"
 
 if [[ -f frontend/package.json ]]; then
     for script in test:unit test:e2e; do

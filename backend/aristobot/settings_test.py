@@ -6,4 +6,4 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("ARISTOBOT_ENCRYPTION_KEY", "vOVwesbneqcVWS1dktDnLHD4w0JZuU2V7g0f3Rl_opc=")
 os.environ.setdefault("ARISTOBOT_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "var", "test"))
 
-from aristobot.settings import *  # noqa: E402,F403
+from aristobot.settings import *  # noqa: F403

@@ -55,7 +55,7 @@ def redis_server_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_url(redis_server_url: str, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def redis_url(redis_server_url: str, settings) -> Iterator[str]:
     """The real Redis, emptied before the test, and set as settings.REDIS_URL."""
     import redis
 
@@ -67,18 +67,18 @@ def redis_url(redis_server_url: str, settings) -> Iterator[str]:  # type: ignore
 
 
 @pytest.fixture
-def alice(django_user_model):  # type: ignore[no-untyped-def]
+def alice(django_user_model):
     """The owner of the objects under test."""
     return django_user_model.objects.create_user(username="alice", password="alice-password")
 
 
 @pytest.fixture
-def bob(django_user_model):  # type: ignore[no-untyped-def]
+def bob(django_user_model):
     """A colleague with objects of his own."""
     return django_user_model.objects.create_user(username="bob", password="bob-password")
 
 
 @pytest.fixture
-def charlie(django_user_model):  # type: ignore[no-untyped-def]
+def charlie(django_user_model):
     """A stranger who must never see alice's or bob's objects."""
     return django_user_model.objects.create_user(username="charlie", password="charlie-password")

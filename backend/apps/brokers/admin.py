@@ -11,21 +11,43 @@ from django.http import HttpRequest
 from apps.brokers.models import Broker, PaperAccount
 
 
-class BrokerForm(forms.ModelForm):  # type: ignore[type-arg]
-    api_key = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep the current one")
+class BrokerForm(forms.ModelForm):
+    api_key = forms.CharField(
+        required=False, widget=forms.PasswordInput, help_text="leave empty to keep the current one"
+    )
     api_secret = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep")
     api_password = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep")
     api_base_url = forms.URLField(required=False, assume_scheme="https", help_text="e.g. a local exchange simulator")
 
     class Meta:
         model = Broker
-        exclude = ("api_key_encrypted", "api_secret_encrypted", "api_password_encrypted")
+        # The encrypted fields are never part of the form: credentials are write-only.
+        fields = (
+            "user",
+            "name",
+            "exchange",
+            "api_base_url",
+            "is_testnet",
+            "is_active",
+            "is_default",
+            "type_de_trading",
+        )
 
 
 @admin.register(Broker)
-class BrokerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class BrokerAdmin(admin.ModelAdmin):
     form = BrokerForm
-    list_display = ("id", "name", "user", "exchange", "type_de_trading", "is_active", "is_default", "is_testnet", "keys_set")
+    list_display = (
+        "id",
+        "name",
+        "user",
+        "exchange",
+        "type_de_trading",
+        "is_active",
+        "is_default",
+        "is_testnet",
+        "keys_set",
+    )
     list_filter = ("exchange", "type_de_trading", "is_active", "is_testnet")
     search_fields = ("name", "user__username")
 
@@ -44,6 +66,6 @@ class BrokerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PaperAccount)
-class PaperAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PaperAccountAdmin(admin.ModelAdmin):
     list_display = ("broker", "updated_at")
     readonly_fields = ("broker", "balances", "next_order_id", "updated_at")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from django.conf import settings
 from django.db import models
 
@@ -52,7 +51,9 @@ class Broker(models.Model):
         """How messages name this broker: name and id, never a credential."""
         return f"'{self.name}' (#{self.pk}, {self.exchange})"
 
-    def set_credentials(self, *, api_key: str | None = None, api_secret: str | None = None, api_password: str | None = None) -> None:
+    def set_credentials(
+        self, *, api_key: str | None = None, api_secret: str | None = None, api_password: str | None = None
+    ) -> None:
         """Encrypt and store the given credentials; None leaves one unchanged, '' clears it."""
         if api_key is not None:
             self.api_key_encrypted = credential_encrypt(api_key)
@@ -69,6 +70,9 @@ class PaperAccount(models.Model):
     balances = models.JSONField(default=dict)  # {"USDT": {"free": "…", "locked": "…"}}
     next_order_id = models.BigIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"paper account of broker #{self.broker_id}"
 
 
 class PaperOrder(models.Model):
@@ -89,4 +93,5 @@ class PaperOrder(models.Model):
         ]
         indexes = [models.Index(fields=["account", "status"])]
 
-
+    def __str__(self) -> str:
+        return f"paper order {self.order_id} ({self.client_order_id}) {self.status}"

@@ -58,7 +58,9 @@ class GatewayClient:
         self.force_paper = force_paper
         self._markets: dict[int, dict[str, Market]] = {}
 
-    def call(self, op: GatewayOp, *, broker_id: int, params: Mapping[str, Any] | None = None, trace_id: str = "") -> Any:
+    def call(
+        self, op: GatewayOp, *, broker_id: int, params: Mapping[str, Any] | None = None, trace_id: str = ""
+    ) -> Any:
         """Send one request and wait for its reply; raises the domain error the gateway saw."""
         request = GatewayRequest(
             request_id=uuid.uuid4().hex,
@@ -69,6 +71,7 @@ class GatewayClient:
             force_paper=self.force_paper,
             trace_id=trace_id,
         )
+        # Capped: a request older than its deadline is never acted on, so old ones are worthless.
         self.redis.xadd(EXCHANGE_REQUESTS, request.to_fields(), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
         item = self.redis.blpop([request.reply_key], timeout=self.timeout_seconds)
         if item is None:
@@ -100,7 +103,9 @@ class GatewayClient:
         return self.call(GatewayOp.TICKER, broker_id=broker_id, params={"symbol": symbol})
 
     def create_order(self, broker_id: int, request: OrderRequest, *, trace_id: str = "") -> OrderState:
-        raw = self.call(GatewayOp.CREATE_ORDER, broker_id=broker_id, params=_order_request_params(request), trace_id=trace_id)
+        raw = self.call(
+            GatewayOp.CREATE_ORDER, broker_id=broker_id, params=_order_request_params(request), trace_id=trace_id
+        )
         return order_state_from_dict(raw)
 
     def create_protection(self, broker_id: int, request: ProtectionRequest, *, trace_id: str = "") -> list[OrderState]:
@@ -119,7 +124,9 @@ class GatewayClient:
         params = {"symbol": symbol, "client_order_id": client_order_id}
         return order_state_from_dict(self.call(GatewayOp.CANCEL_ORDER, broker_id=broker_id, params=params))
 
-    def cancel_orders(self, broker_id: int, *, symbol: str, client_order_ids: list[str]) -> list[OrderState | TradingError]:
+    def cancel_orders(
+        self, broker_id: int, *, symbol: str, client_order_ids: list[str]
+    ) -> list[OrderState | TradingError]:
         """Cancel several orders in one round trip; each answer is the order's state or its error."""
         params = {"symbol": symbol, "client_order_ids": client_order_ids}
         answers: list[OrderState | TradingError] = []
@@ -138,7 +145,9 @@ class GatewayClient:
         raw = self.call(GatewayOp.OPEN_ORDERS, broker_id=broker_id, params={"symbol": symbol})
         return [order_state_from_dict(item) for item in raw]
 
-    def price_update(self, *, symbol: str, last: Any, low: Any = None, high: Any = None, exchange: str = "paper") -> Any:
+    def price_update(
+        self, *, symbol: str, last: Any, low: Any = None, high: Any = None, exchange: str = "paper"
+    ) -> Any:
         """Feed a price to the paper exchange (the heartbeat does this for every candle)."""
         params = {"symbol": symbol, "last": last, "low": low, "high": high, "exchange": exchange}
         return self.call(GatewayOp.PRICE_UPDATE, broker_id=0, params=params)

@@ -13,6 +13,9 @@ class Installation(models.Model):
     order_prefix = models.CharField(max_length=8, help_text="starts every client order id of this installation")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"installation {self.order_prefix}"
+
     @classmethod
     def current(cls) -> Installation:
         row = cls.objects.order_by("pk").first()

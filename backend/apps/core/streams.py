@@ -37,7 +37,8 @@ ENGINE_GROUP = "engine"
 GATEWAY_GROUP = "gateway"
 TOKENS_VERSION_KEY = "webhook_tokens:version"  # bumped when a token is created or revoked
 REPLY_KEY_PREFIX = "exchange_reply:"
-STREAM_MAXLEN = 100_000  # approximate trim: acknowledged history kept for the operator
+STREAM_MAXLEN = 100_000  # approximate cap of the dead-letter stream
+STREAM_KEEP_SECONDS = 7 * 24 * 3600  # acknowledged entries are kept this long for the operator
 
 
 def _fields_str(values: dict[str, Any]) -> dict[str, str]:
@@ -63,7 +64,14 @@ class RawAlert:
     rejected: str = ""  # why the receiver answered 4xx although the user is known
 
     def to_fields(self) -> dict[str, str]:
-        return _fields_str(asdict(self))
+        return {
+            "body": self.body,
+            "received_at": self.received_at,
+            "trace_id": self.trace_id,
+            "user_id": "" if self.user_id is None else str(self.user_id),
+            "source_ip": self.source_ip,
+            "rejected": self.rejected,
+        }
 
     @classmethod
     def from_fields(cls, fields: dict[bytes | str, bytes | str]) -> RawAlert:
@@ -204,7 +212,11 @@ class ExchangeEvent:
     paper: bool = False
 
     def to_fields(self) -> dict[str, str]:
-        return {"broker_id": str(self.broker_id), "order": json_dumps(order_state_to_dict(self.order)), "paper": "1" if self.paper else ""}
+        return {
+            "broker_id": str(self.broker_id),
+            "order": json_dumps(order_state_to_dict(self.order)),
+            "paper": "1" if self.paper else "",
+        }
 
     @classmethod
     def from_fields(cls, fields: dict[bytes | str, bytes | str]) -> ExchangeEvent:
@@ -235,8 +247,14 @@ class Candle:
     def from_fields(cls, fields: dict[bytes | str, bytes | str]) -> Candle:
         d = _decode(fields)
         return cls(
-            d["exchange"], d["symbol"], d["time"], Decimal(d["open"]), Decimal(d["high"]), Decimal(d["low"]),
-            Decimal(d["close"]), Decimal(d.get("volume") or 0),
+            d["exchange"],
+            d["symbol"],
+            d["time"],
+            Decimal(d["open"]),
+            Decimal(d["high"]),
+            Decimal(d["low"]),
+            Decimal(d["close"]),
+            Decimal(d.get("volume") or 0),
         )
 
 
@@ -299,8 +317,13 @@ def market_to_dict(market: Market) -> dict[str, Any]:
 
 def market_from_dict(data: dict[str, Any]) -> Market:
     return Market(
-        symbol=data["symbol"], id=data["id"], base=data["base"], quote=data["quote"],
-        amount_step=Decimal(str(data["amount_step"])), price_step=Decimal(str(data["price_step"])),
-        min_amount=_dec(data.get("min_amount")), min_cost=_dec(data.get("min_cost")),
+        symbol=data["symbol"],
+        id=data["id"],
+        base=data["base"],
+        quote=data["quote"],
+        amount_step=Decimal(str(data["amount_step"])),
+        price_step=Decimal(str(data["price_step"])),
+        min_amount=_dec(data.get("min_amount")),
+        min_cost=_dec(data.get("min_cost")),
         taker_fee=Decimal(str(data.get("taker_fee") or "0.001")),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from enum import Enum
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -13,10 +15,10 @@ from django.db.models import Q
 from apps.brokers.models import Broker
 from trading.orders import OrderKind, OrderSide, OrderStatus, OrderType
 
-MONEY = {"max_digits": 32, "decimal_places": 12}
+MONEY: dict[str, Any] = {"max_digits": 32, "decimal_places": 12}
 
 
-def _choices(enum: type) -> list[tuple[str, str]]:
+def _choices(enum: type[Enum]) -> list[tuple[str, str]]:
     return [(member.value, member.value) for member in enum]
 
 
@@ -119,9 +121,7 @@ class Order(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
     broker = models.ForeignKey(Broker, on_delete=models.CASCADE, related_name="orders")
     webhook = models.ForeignKey(Webhook, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
-    position = models.ForeignKey(
-        WebhookState, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
-    )
+    position = models.ForeignKey(WebhookState, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     client_order_id = models.CharField(max_length=64, unique=True)
     exchange_order_id = models.CharField(max_length=100, blank=True, default="")
     symbol = models.CharField(max_length=40)
@@ -170,6 +170,9 @@ class WebhookToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… of {self.user_id}"
 
     @classmethod
     def issue(cls, *, user: object, label: str = "") -> tuple[WebhookToken, str]:

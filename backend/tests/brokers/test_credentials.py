@@ -50,8 +50,12 @@ def test_admin_can_replace_a_secret_without_seeing_it(alice, admin_client):
     answer = admin_client.post(
         f"/admin/brokers/broker/{broker.pk}/change/",
         {
-            "user": alice.pk, "name": "Binance", "exchange": "binance", "type_de_trading": "OFF",
-            "is_active": "on", "api_secret": "new-secret",
+            "user": alice.pk,
+            "name": "Binance",
+            "exchange": "binance",
+            "type_de_trading": "OFF",
+            "is_active": "on",
+            "api_secret": "new-secret",
         },
     )
     assert answer.status_code == 302, answer.content.decode()[:2000]

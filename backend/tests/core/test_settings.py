@@ -16,8 +16,12 @@ def _start_with(**env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "aristobot.settings", "DJANGO_SECRET_KEY": "x", **env}
     environment.setdefault("ARISTOBOT_ENCRYPTION_KEY", "")
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"], cwd=BACKEND, env=environment,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=BACKEND,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

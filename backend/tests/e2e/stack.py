@@ -52,7 +52,9 @@ class Database:
 class Stack:
     """Starts and stops the processes; every process logs to a file under `tmp`."""
 
-    def __init__(self, *, tmp: Path, redis_url: str, database: Database, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, tmp: Path, redis_url: str, database: Database, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.tmp = tmp
         self.database = database
         self.receiver_port = free_port()

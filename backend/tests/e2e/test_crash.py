@@ -21,8 +21,12 @@ def test_engine_killed_mid_stream_and_restarted_loses_no_alert_and_doubles_none(
     for n in range(total):
         symbol, price = list(SYMBOLS.items())[n % len(SYMBOLS)]
         alert = {
-            "Symbol": symbol, "Action": "BuyMarket", "PourCent": "1", "Prix": price,
-            "BarTime": f"2026-11-24T10:{n:02d}:00Z", "UserExchangeID": stack.broker_id,
+            "Symbol": symbol,
+            "Action": "BuyMarket",
+            "PourCent": "1",
+            "Prix": price,
+            "BarTime": f"2026-11-24T10:{n:02d}:00Z",
+            "UserExchangeID": stack.broker_id,
         }
         assert session.post(receiver, data=json.dumps(alert), timeout=5).status_code == 200
         if n == 20:
@@ -39,7 +43,9 @@ def test_engine_killed_mid_stream_and_restarted_loses_no_alert_and_doubles_none(
         "SELECT webhook_id, count(*) FROM webhooks_order WHERE kind='entry' GROUP BY webhook_id HAVING count(*) > 1"
     )
     assert duplicates == []
-    assert stack.database.rows("SELECT count(*) FROM webhooks_order WHERE kind='entry' AND status='filled'") == [(total,)]
+    assert stack.database.rows("SELECT count(*) FROM webhooks_order WHERE kind='entry' AND status='filled'") == [
+        (total,)
+    ]
     paper_buys = stack.database.rows("SELECT client_order_id FROM brokers_paperorder")
     assert len(paper_buys) == total
     recorded = {row[0] for row in stack.database.rows("SELECT client_order_id FROM webhooks_order")}
@@ -47,4 +53,4 @@ def test_engine_killed_mid_stream_and_restarted_loses_no_alert_and_doubles_none(
 
 
 def _count(stack, where: str) -> int:
-    return int(stack.database.rows(f"SELECT count(*) FROM webhooks_webhook WHERE {where}")[0][0])  # noqa: S608
+    return int(stack.database.rows(f"SELECT count(*) FROM webhooks_webhook WHERE {where}")[0][0])

@@ -28,13 +28,20 @@ def _all_settled(stack, count: int) -> bool:
 
 
 def test_text_plain_alert_with_token_in_body_opens_a_protected_position_then_maj_and_sell_close_it(stack):
-    buy = {"Symbol": "BTCUSDT", "Action": "BuyMarket", "PourCent": "50", "Prix": "40000", "PrixSL": "38000", "PrixTP": "46000"}
+    buy = {
+        "Symbol": "BTCUSDT",
+        "Action": "BuyMarket",
+        "PourCent": "50",
+        "Prix": "40000",
+        "PrixSL": "38000",
+        "PrixTP": "46000",
+    }
     answer = _post(stack, buy)
     assert answer.status_code == 200 and answer.json()["status"] == "received"
     stack.wait_until(lambda: _all_settled(stack, 1), timeout=5, what="the buy")
 
     assert _webhooks(stack)[0][2] == "processed", _webhooks(stack)
-    (quantity, stop, take, mode), = stack.database.rows(
+    ((quantity, stop, take, mode),) = stack.database.rows(
         "SELECT quantity, stop_loss_price, take_profit_price, protection_mode FROM webhooks_webhookstate WHERE status='open'"
     )
     assert abs(Decimal(str(quantity)) - Decimal("0.125")) < Decimal("0.0002")
@@ -42,19 +49,25 @@ def test_text_plain_alert_with_token_in_body_opens_a_protected_position_then_maj
 
     _post(stack, {"Symbol": "BTCUSDT", "Action": "MAJ", "PrixSL": "39000", "PrixTP": "47000", "Prix": "40000"})
     stack.wait_until(lambda: _all_settled(stack, 2), timeout=5, what="the MAJ")
-    (stop, take), = stack.database.rows("SELECT stop_loss_price, take_profit_price FROM webhooks_webhookstate")
+    ((stop, take),) = stack.database.rows("SELECT stop_loss_price, take_profit_price FROM webhooks_webhookstate")
     assert (Decimal(str(stop)), Decimal(str(take))) == (Decimal(39000), Decimal(47000))
 
     _post(stack, {"Symbol": "BTCUSDT", "Action": "SellMarket", "PourCent": "100", "Prix": "44000"})
     stack.wait_until(lambda: _all_settled(stack, 3), timeout=5, what="the sell")
     assert [row[2] for row in _webhooks(stack)] == ["processed"] * 3, _webhooks(stack)
-    (status, realized), = stack.database.rows("SELECT status, realized_pnl FROM webhooks_webhookstate")
+    ((status, realized),) = stack.database.rows("SELECT status, realized_pnl FROM webhooks_webhookstate")
     assert status == "closed"
     assert Decimal(480) < Decimal(str(realized)) < Decimal(500)
 
 
 def test_same_alert_delivered_four_times_within_15_seconds_executes_once(stack):
-    buy = {"Symbol": "ETHUSDT", "Action": "BuyMarket", "PourCent": "10", "Prix": "2000", "BarTime": "2026-11-24T10:00:00Z"}
+    buy = {
+        "Symbol": "ETHUSDT",
+        "Action": "BuyMarket",
+        "PourCent": "10",
+        "Prix": "2000",
+        "BarTime": "2026-11-24T10:00:00Z",
+    }
     for _ in range(4):
         assert _post(stack, buy).status_code == 200
     stack.wait_until(lambda: _all_settled(stack, 4), timeout=10, what="four deliveries")

@@ -99,7 +99,7 @@ class AlertSender:
         self.user = user
         self.broker = broker
 
-    def add(self, body: dict[str, Any] | str, *, user_id: int | None | str = "default") -> str:
+    def add(self, body: dict[str, Any] | str, *, user_id: int | str | None = "default") -> str:
         if isinstance(body, dict):
             body = json.dumps({"UserExchangeID": self.broker.pk, **body})
         raw = RawAlert(

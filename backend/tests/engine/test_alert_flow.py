@@ -11,7 +11,14 @@ from tests.engine.conftest import approx
 
 pytestmark = pytest.mark.integration
 
-BUY = {"Symbol": "BTCUSDT", "Action": "BuyMarket", "PourCent": "50", "Prix": "40000", "PrixSL": "38000", "PrixTP": "46000"}
+BUY = {
+    "Symbol": "BTCUSDT",
+    "Action": "BuyMarket",
+    "PourCent": "50",
+    "Prix": "40000",
+    "PrixSL": "38000",
+    "PrixTP": "46000",
+}
 
 
 def test_buy_market_opens_a_position_of_about_0_125_btc_protected_at_38000_and_46000(alerts):
@@ -40,7 +47,10 @@ def test_maj_replaces_the_stop_loss_and_take_profit(alerts):
     position = WebhookState.objects.get(status="open")
     assert position.stop_loss_price == Decimal(39000) and position.take_profit_price == Decimal(47000)
     live = Order.objects.filter(position=position, status="open")
-    assert {(o.kind, o.stop_price or o.price) for o in live} == {("stop_loss", Decimal(39000)), ("take_profit", Decimal(47000))}
+    assert {(o.kind, o.stop_price or o.price) for o in live} == {
+        ("stop_loss", Decimal(39000)),
+        ("take_profit", Decimal(47000)),
+    }
     assert Order.objects.filter(position=position, status="canceled").count() == 2
 
 

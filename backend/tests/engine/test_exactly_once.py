@@ -61,7 +61,9 @@ def test_engine_dying_after_the_order_was_sent_places_it_once(alerts, monkeypatc
     assert WebhookState.objects.get().quantity == entry_order.filled
 
 
-def test_alert_waits_for_a_stopped_gateway_and_executes_once_it_is_back(alerts, redis_client, redis_url, gateway_service):
+def test_alert_waits_for_a_stopped_gateway_and_executes_once_it_is_back(
+    alerts, redis_client, redis_url, gateway_service
+):
     gateway_service.stop()
     impatient = TradingEngine(
         redis_client, GatewayClient(redis_client, timeout_seconds=1), consumer="engine-test", retry_idle_ms=200

@@ -57,3 +57,20 @@ async def test_ticker_without_a_price_is_zero_as_binance_answers_for_no_trades(e
 async def test_fetch_time_is_the_simulator_clock(exchange: Any, simulator: Simulator) -> None:
     simulator.clock = lambda: 1_700_000_000_000
     assert await exchange.fetch_time() == 1_700_000_000_000
+
+
+async def test_without_fetch_margins_off_ccxt_also_asks_for_margin_pairs(
+    server: SimulatorServer, control: Control
+) -> None:
+    client = binance_for(server.base_url)
+    client.options["fetchMargins"] = True  # ccxt's default
+    try:
+        markets = await client.load_markets()
+    finally:
+        await client.close()
+    assert sorted(await control.get("requests")) == [
+        "GET /api/v3/exchangeInfo",
+        "GET /sapi/v1/margin/allPairs",
+        "GET /sapi/v1/margin/isolated/allPairs",
+    ]
+    assert markets["BTC/USDT"]["marginModes"] == {"cross": False, "isolated": False}

@@ -30,16 +30,30 @@ def scrub(message: str, secrets: Iterable[str]) -> str:
     return _SIGNATURE.sub(lambda m: f"{m.group(1)}=***", message)
 
 
-def _retry_after(exc: Exception) -> float | None:
-    match = re.search(r"retry[- ]after\D{0,5}(\d+(?:\.\d+)?)", str(exc), re.IGNORECASE)
-    return float(match.group(1)) if match else None
+def _retry_after(exc: Exception, header: str | None) -> float | None:
+    for text in (header, str(exc)):
+        match = re.search(r"(?:retry[- ]after\D{0,5})?(\d+(?:\.\d+)?)", text or "", re.IGNORECASE)
+        if match and (text is header or "retry" in (text or "").lower()):
+            return min(60.0, float(match.group(1)))
+    return None
 
 
-def ccxt_error(exc: Exception, *, broker_label: str, secrets: Iterable[str] = ()) -> TradingError:
+# Answers that mean the keys are wrong whatever exception class ccxt chose (Binance -2014/-2015
+# can come back as DDoSProtection once a client has made a successful private call).
+_KEY_REFUSED = ("-2014", "-2015", "Invalid API-key", "API-key format invalid")
+
+
+def ccxt_error(
+    exc: Exception, *, broker_label: str, secrets: Iterable[str] = (), retry_after: str | None = None
+) -> TradingError:
     """The domain error for a ccxt exception, with a message that names the broker and never a key."""
     message = scrub(str(exc), secrets)[:500]
     if isinstance(exc, TradingError):
         return exc
+    if isinstance(exc, ccxt.ExchangeError | ccxt.NetworkError) and any(mark in message for mark in _KEY_REFUSED):
+        return AuthenticationFailed(f"the exchange refused the API keys of broker {broker_label}: {message}")
+    if isinstance(exc, ccxt.InvalidOrder) and "Duplicate order" in message:  # Binance -2010
+        return DuplicateOrder(message)
     if isinstance(exc, ccxt.InsufficientFunds):
         return InsufficientFunds(f"insufficient balance on {broker_label}: {message}")
     if isinstance(exc, ccxt.OrderNotFound):
@@ -51,7 +65,7 @@ def ccxt_error(exc: Exception, *, broker_label: str, secrets: Iterable[str] = ()
     if isinstance(exc, ccxt.InvalidNonce):  # the clock is off: retrying after a resync can work
         return TemporaryError(f"{broker_label}: request time rejected ({message})")
     if isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)):
-        return TemporaryError(f"{broker_label}: rate limited ({message})", retry_after=_retry_after(exc))
+        return TemporaryError(f"{broker_label}: rate limited ({message})", retry_after=_retry_after(exc, retry_after))
     if isinstance(exc, (ccxt.NetworkError, ccxt.BadResponse, ccxt.CancelPending)):
         return TemporaryError(f"{broker_label}: exchange unreachable or busy ({message})")
     if isinstance(exc, ccxt.BadSymbol):

@@ -8,6 +8,8 @@ error the order is looked up by it before anything else is decided.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -55,9 +57,14 @@ class CcxtConfig:
 
 
 # Exchange-specific options: load only spot markets and skip calls Aristobot does not need.
-_OPTIONS: dict[str, dict[str, Any]] = {
-    "binance": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False},
+BINANCE_SPOT_OPTIONS: dict[str, Any] = {
+    "defaultType": "spot",
+    "fetchMarkets": {"types": ["spot"]},  # only GET /api/v3/exchangeInfo
+    "fetchMargins": False,  # no sapi margin pair calls
+    "fetchCurrencies": False,  # no sapi capital/config/getall call
+    "fetchOpenOrders": {"warnWithoutSymbol": False},
 }
+_OPTIONS: dict[str, dict[str, Any]] = {"binance": BINANCE_SPOT_OPTIONS}
 
 
 def exchange_ids() -> list[str]:
@@ -80,7 +87,9 @@ class CcxtExchange:
         return (self.config.api_key, self.config.secret, self.config.password)
 
     def _error(self, exc: Exception) -> TradingError:
-        return ccxt_error(exc, broker_label=self.config.label, secrets=self._secrets)
+        headers = getattr(self._client, "last_response_headers", None) or {}
+        retry_after = next((value for key, value in headers.items() if key.lower() == "retry-after"), None)
+        return ccxt_error(exc, broker_label=self.config.label, secrets=self._secrets, retry_after=retry_after)
 
     def client(self) -> Any:
         """The broker's ccxt client, created once; sandbox mode is set before any call."""
@@ -96,7 +105,7 @@ class CcxtExchange:
                 "password": self.config.password or None,
                 "enableRateLimit": True,
                 "timeout": self.config.timeout_ms,
-                "options": dict(_OPTIONS.get(self.config.exchange_id, {})),
+                "options": copy.deepcopy(_OPTIONS.get(self.config.exchange_id, {})),
             }
         )
         if self.config.testnet:
@@ -198,12 +207,18 @@ class CcxtExchange:
             request.client_order_id,
             market,
             lambda: self.client().create_order(
-                request.symbol, kind, request.side.value, float(request.amount),
-                float(price) if price is not None else None, dict(params),
+                request.symbol,
+                kind,
+                request.side.value,
+                float(request.amount),
+                float(price) if price is not None else None,
+                dict(params),
             ),
         )
 
-    async def _place_once(self, client_order_id: str, market: Market, place: Callable[[], Awaitable[Any]]) -> OrderState:
+    async def _place_once(
+        self, client_order_id: str, market: Market, place: Callable[[], Awaitable[Any]]
+    ) -> OrderState:
         for attempt in range(RETRIES + 1):
             try:
                 return order_from_ccxt(await place(), market)
@@ -245,8 +260,11 @@ class CcxtExchange:
             states.append(
                 await self.create_order(
                     OrderRequest(
-                        client_order_id=str(request.stop_loss_client_order_id), symbol=request.symbol,
-                        side=OrderSide.SELL, type=OrderType.STOP_MARKET, amount=request.amount,
+                        client_order_id=str(request.stop_loss_client_order_id),
+                        symbol=request.symbol,
+                        side=OrderSide.SELL,
+                        type=OrderType.STOP_MARKET,
+                        amount=request.amount,
                         stop_price=request.stop_loss_price,
                     )
                 )
@@ -257,8 +275,11 @@ class CcxtExchange:
             states.append(
                 await self.create_order(
                     OrderRequest(
-                        client_order_id=str(request.take_profit_client_order_id), symbol=request.symbol,
-                        side=OrderSide.SELL, type=OrderType.TAKE_PROFIT_LIMIT, amount=request.amount,
+                        client_order_id=str(request.take_profit_client_order_id),
+                        symbol=request.symbol,
+                        side=OrderSide.SELL,
+                        type=OrderType.TAKE_PROFIT_LIMIT,
+                        amount=request.amount,
                         price=request.take_profit_price,
                     )
                 )
@@ -296,17 +317,17 @@ async def _binance_oco(exchange: CcxtExchange, request: ProtectionRequest, marke
         try:
             answer = await place()
             reports = answer.get("orderReports") or []
-            return [order_from_ccxt(client.parse_order(report, client.markets[market.symbol]), market) for report in reports]
+            return [
+                order_from_ccxt(client.parse_order(report, client.markets[market.symbol]), market) for report in reports
+            ]
         except Exception as exc:
             error = exchange._error(exc)
         if not isinstance(error, TemporaryError):
             raise error
         found = []
         for client_id in wanted:
-            try:
+            with contextlib.suppress(OrderNotFound):
                 found.append(await exchange.fetch_order(symbol=market.symbol, client_order_id=str(client_id)))
-            except OrderNotFound:
-                pass
         if len(found) == len(wanted):
             return found
         if attempt == RETRIES:

@@ -67,7 +67,9 @@ async def create_order_once(exchange: Exchange, request: OrderRequest) -> Any:
 
 async def _cancel_one(exchange: Exchange, symbol: str, client_order_id: str) -> dict[str, Any]:
     try:
-        return {"order": order_state_to_dict(await exchange.cancel_order(symbol=symbol, client_order_id=client_order_id))}
+        return {
+            "order": order_state_to_dict(await exchange.cancel_order(symbol=symbol, client_order_id=client_order_id))
+        }
     except TradingError as exc:
         return {"error_kind": error_kind(exc), "error_message": str(exc)}
 
@@ -103,7 +105,9 @@ async def handle(exchange: Exchange, op: GatewayOp, params: dict[str, Any]) -> A
         )
         return order_state_to_dict(state)
     if op is GatewayOp.CANCEL_ORDERS:
-        return [await _cancel_one(exchange, str(_required(params, "symbol")), cid) for cid in params["client_order_ids"]]
+        return [
+            await _cancel_one(exchange, str(_required(params, "symbol")), cid) for cid in params["client_order_ids"]
+        ]
     if op is GatewayOp.FETCH_ORDER:
         state = await exchange.fetch_order(
             symbol=str(_required(params, "symbol")),

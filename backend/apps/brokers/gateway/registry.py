@@ -86,7 +86,9 @@ class ExchangeRegistry:
     async def load_paper_accounts(self) -> int:
         """Load every paper account that has resting orders, so price moves can fill them."""
         broker_ids = await sync_to_async(
-            lambda: list(PaperAccount.objects.filter(orders__status="open").values_list("broker_id", flat=True).distinct()),
+            lambda: list(
+                PaperAccount.objects.filter(orders__status="open").values_list("broker_id", flat=True).distinct()
+            ),
             thread_sensitive=True,
         )()
         for broker_id in broker_ids:

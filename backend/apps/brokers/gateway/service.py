@@ -18,7 +18,6 @@ from apps.core.streams import (
     EXCHANGE_EVENTS,
     EXCHANGE_REQUESTS,
     GATEWAY_GROUP,
-    STREAM_MAXLEN,
     ExchangeEvent,
     GatewayOp,
     GatewayReply,
@@ -61,8 +60,11 @@ class GatewayService:
         return await self._read(pending=False, block_ms=block_ms)
 
     async def _read(self, *, pending: bool, block_ms: int = 1000) -> bool:
-        response = await self.redis.xreadgroup(
-            GATEWAY_GROUP, self.consumer, {EXCHANGE_REQUESTS: "0" if pending else ">"}, count=100,
+        response: Any = await self.redis.xreadgroup(
+            GATEWAY_GROUP,
+            self.consumer,
+            {EXCHANGE_REQUESTS: "0" if pending else ">"},
+            count=100,
             block=None if pending else block_ms,
         )
         count = 0
@@ -99,7 +101,9 @@ class GatewayService:
     async def process(self, entry_id: str, request: GatewayRequest) -> None:
         """Run one request, reply, acknowledge. A request past its deadline is dropped unrun."""
         if request.deadline_ms and time.time() * 1000 > request.deadline_ms:
-            logger.warning("dropping %s %s for broker %s: its caller gave up", request.op, request.request_id, request.broker_id)
+            logger.warning(
+                "dropping %s %s for broker %s: its caller gave up", request.op, request.request_id, request.broker_id
+            )
             await self.redis.xack(EXCHANGE_REQUESTS, GATEWAY_GROUP, entry_id)
             return
         try:
@@ -142,7 +146,7 @@ class GatewayService:
     async def publish(self, broker_id: int, states: list[OrderState], *, paper: bool) -> None:
         for state in states:
             event = ExchangeEvent(broker_id, state, paper)
-            await self.redis.xadd(EXCHANGE_EVENTS, event.to_fields(), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            await self.redis.xadd(EXCHANGE_EVENTS, event.to_fields())  # type: ignore[arg-type]
 
     async def drain(self) -> None:
         """Wait until every queued request has been answered (clean shutdown)."""

@@ -58,6 +58,8 @@ def _add_api_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{api}/orderList", _signed(endpoints.order_list_get))
     router.add_delete(f"{api}/orderList", _signed(endpoints.order_list_delete))
     router.add_get(f"{api}/openOrderList", _signed(endpoints.order_lists_open))
+    router.add_get("/sapi/v1/margin/allPairs", _signed(endpoints.margin_pairs))
+    router.add_get("/sapi/v1/margin/isolated/allPairs", _signed(endpoints.margin_pairs))
 
 
 def _public(endpoint: PublicEndpoint) -> Handler:

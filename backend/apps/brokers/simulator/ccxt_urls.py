@@ -5,7 +5,7 @@ The adapter does:
     exchange = ccxt.async_support.binance({"apiKey": ..., "secret": ..., "options": BINANCE_SPOT_OPTIONS})
     exchange.urls["api"] = binance_urls_for(broker.api_base_url, exchange.urls["api"])
 
-This module does not import ccxt: it only rewrites the URL table ccxt hands it.
+The rewriting itself is `trading.live.convert.urls_rebased`, which the adapter uses for any exchange.
 """
 
 from __future__ import annotations
@@ -13,18 +13,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-# ccxt 4.5 binance options for a spot-only account, checked against ccxt's binance.py:
-# - fetchMarkets.types: only GET /api/v3/exchangeInfo (no fapi/dapi exchangeInfo);
-# - fetchMargins False: no sapi margin/allPairs calls during load_markets;
-# - fetchCurrencies False: no sapi capital/config/getall call during load_markets;
-# - fetchOpenOrders.warnWithoutSymbol False: fetch_open_orders() without a symbol is allowed.
-BINANCE_SPOT_OPTIONS: dict[str, Any] = {
-    "defaultType": "spot",
-    "fetchMarkets": {"types": ["spot"]},
-    "fetchMargins": False,
-    "fetchCurrencies": False,
-    "fetchOpenOrders": {"warnWithoutSymbol": False},
-}
+from trading.live.convert import urls_rebased
+from trading.live.exchange import BINANCE_SPOT_OPTIONS as _ADAPTER_OPTIONS
+
+# The options the adapter uses, kept in one place (trading.live.exchange).
+BINANCE_SPOT_OPTIONS = _ADAPTER_OPTIONS
 
 
 def binance_urls_for(base_url: str, urls: dict[str, Any]) -> dict[str, Any]:
@@ -38,13 +31,5 @@ def binance_urls_for(base_url: str, urls: dict[str, Any]) -> dict[str, Any]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"the API base URL must look like http://host:port, not {base_url!r}")
     root = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-    return {name: _rewrite(root, entry) for name, entry in urls.items()}
-
-
-def _rewrite(root: str, entry: Any) -> Any:
-    if isinstance(entry, dict):
-        return {name: _rewrite(root, value) for name, value in entry.items()}
-    if isinstance(entry, str) and urlsplit(entry).scheme in ("http", "https"):
-        path = urlsplit(entry).path
-        return f"{root}{path}"
-    return entry
+    rebased: dict[str, Any] = urls_rebased(urls, root)
+    return rebased

@@ -100,6 +100,14 @@ def _symbols(simulator: Simulator, params: Params) -> list[str]:
 # Signed: account and orders
 
 
+def margin_pairs(simulator: Simulator, account: SimAccount, params: Params) -> Json:
+    """GET /sapi/v1/margin/allPairs and isolated/allPairs: none, the simulator trades spot only.
+
+    ccxt calls them in load_markets unless options fetchMargins is False.
+    """
+    return []
+
+
 def account(simulator: Simulator, account: SimAccount, params: Params) -> Json:
     omit_zero = (params.get("omitZeroBalances") or "false").lower() == "true"
     return wire.account_info(account, now_ms=simulator.now_ms(), omit_zero=omit_zero)

@@ -19,23 +19,26 @@ from apps.core.gateway_client import GatewayClient
 from apps.core.streams import (
     ENGINE_GROUP,
     EXCHANGE_EVENTS,
+    STREAM_KEEP_SECONDS,
     STREAM_MAXLEN,
     WEBHOOK_DEAD,
     WEBHOOK_RAW,
     ExchangeEvent,
     RawAlert,
 )
+from apps.core.trim import stream_trim_acknowledged
 from apps.webhooks.engine.dedup import Deduplicator
 from apps.webhooks.engine.execution import AlertExecutor
 from apps.webhooks.engine.positions import order_follow_up, order_state_apply
-from apps.webhooks.engine.recording import alert_record
 from apps.webhooks.engine.reconcile import orders_reconcile
+from apps.webhooks.engine.recording import alert_record
 from apps.webhooks.models import Order, Webhook, WebhookStatus
 from trading.errors import TemporaryError
 
 logger = logging.getLogger("aristobot.engine")
 
 STREAMS = (WEBHOOK_RAW, EXCHANGE_EVENTS)
+TRIM_EVERY_SECONDS = 300
 
 
 def _text(value: bytes | str) -> str:
@@ -62,6 +65,7 @@ class TradingEngine:
         self.dedup = Deduplicator(client, window_seconds=settings.ALERT_DEDUP_WINDOW_SECONDS)
         self.executor = AlertExecutor(gateway)
         self._last_retry_scan = 0.0
+        self._last_trim = 0.0
         self.processed = 0
 
     def start(self) -> None:
@@ -81,13 +85,18 @@ class TradingEngine:
         if time.monotonic() - self._last_retry_scan > self.retry_idle_ms / 1000:
             self._last_retry_scan = time.monotonic()
             self._retry_stale()
+        if time.monotonic() - self._last_trim > TRIM_EVERY_SECONDS:
+            self._last_trim = time.monotonic()
+            for stream in STREAMS:
+                stream_trim_acknowledged(self.redis, stream, ENGINE_GROUP, keep_seconds=STREAM_KEEP_SECONDS)
         return self._handle_batch(self._read(pending=False, block_ms=block_ms)) > 0
 
     def _read(self, *, pending: bool, block_ms: int = 1000) -> list[Any]:
-        ids = {stream: "0" if pending else ">" for stream in STREAMS}
-        return self.redis.xreadgroup(  # type: ignore[return-value]
+        ids: Any = {stream: "0" if pending else ">" for stream in STREAMS}
+        response: Any = self.redis.xreadgroup(
             ENGINE_GROUP, self.consumer, ids, count=50, block=None if pending else block_ms
-        ) or []
+        )
+        return response or []
 
     def _handle_batch(self, response: list[Any]) -> int:
         handled = 0
@@ -126,7 +135,14 @@ class TradingEngine:
                 webhook.error_message = webhook.error_message or "the alert could not be read again after a restart"
                 webhook.processed_at = timezone.now()
                 webhook.save()
-            logger.info("alert #%s %s %s: %s %s", webhook.pk, webhook.action, webhook.symbol, webhook.status, webhook.error_message)
+            logger.info(
+                "alert #%s %s %s: %s %s",
+                webhook.pk,
+                webhook.action,
+                webhook.symbol,
+                webhook.status,
+                webhook.error_message,
+            )
             return
         self.executor.execute(webhook, recorded.alert, fresh=recorded.fresh)
         logger.info(
@@ -145,7 +161,7 @@ class TradingEngine:
     def _retry_stale(self) -> None:
         """Take over entries idle too long (ours after a failure, or a dead engine's)."""
         for stream in STREAMS:
-            stale = self.redis.xpending_range(
+            stale: Any = self.redis.xpending_range(
                 stream, ENGINE_GROUP, min="-", max="+", count=50, idle=self.retry_idle_ms
             )
             for item in stale:
@@ -153,7 +169,7 @@ class TradingEngine:
                 if int(item["times_delivered"]) >= self.max_deliveries:
                     self._dead_letter(stream, entry_id)
                     continue
-                claimed = self.redis.xclaim(stream, ENGINE_GROUP, self.consumer, self.retry_idle_ms, [entry_id])
+                claimed: Any = self.redis.xclaim(stream, ENGINE_GROUP, self.consumer, self.retry_idle_ms, [entry_id])
                 for claimed_id, fields in claimed:
                     if fields:
                         self.handle(stream, _text(claimed_id), fields)
@@ -161,7 +177,7 @@ class TradingEngine:
                         self.redis.xack(stream, ENGINE_GROUP, claimed_id)
 
     def _dead_letter(self, stream: str, entry_id: str) -> None:
-        entries = self.redis.xrange(stream, min=entry_id, max=entry_id)
+        entries: Any = self.redis.xrange(stream, min=entry_id, max=entry_id)
         fields = entries[0][1] if entries else {}
         record = {**{_text(k): _text(v) for k, v in fields.items()}, "stream": stream, "entry_id": entry_id}
         self.redis.xadd(WEBHOOK_DEAD, record, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]

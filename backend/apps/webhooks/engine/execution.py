@@ -111,9 +111,12 @@ class AlertExecutor:
     def _guard(self, broker: Broker, alert: Alert) -> None:
         """An alert's price is a price too: guarded stops and targets it crosses act first."""
         price = alert.close or alert.prix
-        if price is None or not WebhookState.objects.filter(
-            broker=broker, status=PositionStatus.OPEN, protection_mode="engine"
-        ).exists():
+        if (
+            price is None
+            or not WebhookState.objects.filter(
+                broker=broker, status=PositionStatus.OPEN, protection_mode="engine"
+            ).exists()
+        ):
             return
         market = self._market(broker, alert.symbol)
         positions_guard(self.gateway, symbol=market.symbol, low=price, high=price, broker_id=broker.pk)
@@ -154,15 +157,19 @@ class AlertExecutor:
             limit = alert.action is Action.SELL_LIMIT
             # The price only checks the minimum order value: the alert's own price will do.
             reference = alert.reference_price
-            price = price_round(alert.prix, market) if limit and alert.prix else reference or self._market_price(
-                broker, market, alert
+            price = (
+                price_round(alert.prix, market)
+                if limit and alert.prix
+                else reference or self._market_price(broker, market, alert)
             )
             amount = sell_amount(
                 position_quantity=position.quantity, pour_cent=alert.pour_cent, price=price, market=market
             )
             protection_cancel(position, self.gateway)  # the stop and target hold the coins we sell
             if position.status != PositionStatus.OPEN:
-                raise AlertInvalid(f"the position on {market.symbol} was closed by its stop-loss or take-profit meanwhile")
+                raise AlertInvalid(
+                    f"the position on {market.symbol} was closed by its stop-loss or take-profit meanwhile"
+                )
             order = order_record(
                 broker=broker,
                 client_order_id=client_order_id(origin=f"w{webhook.pk}", kind=OrderKind.EXIT),
@@ -202,7 +209,9 @@ class AlertExecutor:
             position.stop_loss_price, position.take_profit_price = old_stop, old_take
             position.save(update_fields=["stop_loss_price", "take_profit_price", "updated_at"])
             protection_sync(position, self.gateway, origin=f"w{webhook.pk}r")
-            raise OrderInvalid(f"MAJ refused by the exchange ({exc}); the previous stop-loss and take-profit are kept") from exc
+            raise OrderInvalid(
+                f"MAJ refused by the exchange ({exc}); the previous stop-loss and take-profit are kept"
+            ) from exc
 
 
 def _sizing_price(market: Market, alert: Alert, last: Decimal | None) -> Decimal:

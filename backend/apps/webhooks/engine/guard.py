@@ -32,7 +32,9 @@ def positions_guard(
     gateway: GatewayClient, *, symbol: str, low: Decimal, high: Decimal, broker_id: int | None = None
 ) -> int:
     """Close the engine-guarded open positions on `symbol` that the price range crossed."""
-    positions = WebhookState.objects.filter(status=PositionStatus.OPEN, protection_mode=ProtectionMode.ENGINE, symbol=symbol)
+    positions = WebhookState.objects.filter(
+        status=PositionStatus.OPEN, protection_mode=ProtectionMode.ENGINE, symbol=symbol
+    )
     if broker_id is not None:
         positions = positions.filter(broker_id=broker_id)
     closed = 0
@@ -52,7 +54,9 @@ def positions_guard(
             amount=position.quantity,
             position=position,
         )
-        logger.warning("position #%s %s crossed its %s at %s: closing with a market sell", position.pk, symbol, kind, trigger)
+        logger.warning(
+            "position #%s %s crossed its %s at %s: closing with a market sell", position.pk, symbol, kind, trigger
+        )
         state = order_submit(order, gateway, reference_price=trigger)
         order_state_apply(order, state)
         order_follow_up(order, gateway)

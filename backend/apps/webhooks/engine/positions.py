@@ -14,9 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.gateway_client import GatewayClient
-from apps.webhooks.engine.ids import client_order_id
 from apps.core.streams import order_state_to_dict
-from apps.webhooks.engine.orders import _jsonable, order_record, order_update_from_state
+from apps.webhooks.engine.ids import client_order_id
+from apps.webhooks.engine.orders import _jsonable, order_update_from_state
 from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState
 from trading.errors import OrderNotFound, ProtectionUnsupported, TemporaryError, TradingError
 from trading.orders import OrderKind, OrderSide, OrderState, OrderStatus, OrderType, ProtectionRequest
@@ -185,8 +185,15 @@ def protection_sync(position: WebhookState, gateway: GatewayClient, *, origin: s
     rows = Order.objects.bulk_create(
         [
             Order(
-                client_order_id=ids[kind], user_id=position.user_id, broker_id=position.broker_id, position=position,
-                kind=kind, side=OrderSide.SELL, symbol=position.symbol, amount=target, status=OrderStatus.SUBMITTING,
+                client_order_id=ids[kind],
+                user_id=position.user_id,
+                broker_id=position.broker_id,
+                position=position,
+                kind=kind,
+                side=OrderSide.SELL,
+                symbol=position.symbol,
+                amount=target,
+                status=OrderStatus.SUBMITTING,
                 type=OrderType.STOP_MARKET if kind == OrderKind.STOP_LOSS else OrderType.TAKE_PROFIT_LIMIT,
                 stop_price=stop if kind == OrderKind.STOP_LOSS else None,
                 price=take if kind == OrderKind.TAKE_PROFIT else None,
@@ -195,7 +202,9 @@ def protection_sync(position: WebhookState, gateway: GatewayClient, *, origin: s
             if ids[kind] not in existing
         ]
     )
-    rows = list(Order.objects.filter(client_order_id__in=ids.values()).order_by("id")) if len(rows) < len(kinds) else rows
+    rows = (
+        list(Order.objects.filter(client_order_id__in=ids.values()).order_by("id")) if len(rows) < len(kinds) else rows
+    )
     _protection_place(position, rows, gateway)
 
 

@@ -19,7 +19,9 @@ def orders_reconcile(gateway: GatewayClient) -> int:
     caused it, if still unfinished, is re-run from its pending stream entry. Returns the count settled."""
     settled = 0
     unfinished_alerts = [WebhookStatus.RECEIVED, WebhookStatus.PROCESSING]
-    orders = Order.objects.filter(status__in=[OrderStatus.SUBMITTING, OrderStatus.OPEN]).select_related("webhook", "position")
+    orders = Order.objects.filter(status__in=[OrderStatus.SUBMITTING, OrderStatus.OPEN]).select_related(
+        "webhook", "position"
+    )
     for order in orders.order_by("id"):
         if order.webhook is not None and order.webhook.status in unfinished_alerts:
             continue  # its alert's stream entry is still pending and will settle it

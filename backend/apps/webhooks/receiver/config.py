@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apps.core.streams import STREAM_MAXLEN
-
 
 @dataclass(frozen=True)
 class ReceiverConfig:
@@ -17,7 +15,7 @@ class ReceiverConfig:
     ip_allowlist: tuple[str, ...] = ()  # addresses or networks; empty: any source
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For is believed
     legacy_token: str = ""  # the single-user WEBHOOK_TOKEN; alerts it authenticates name their UserID
-    stream_maxlen: int = STREAM_MAXLEN
+    stream_maxlen: int | None = None  # never trim here: the engine trims what it has acknowledged
     token_poll_seconds: float = 0.3  # how often the token version counter is checked
     token_full_reload_seconds: float = 60.0  # reload even without a version change (missed bump, user disabled)
     health_ping_timeout: float = 0.5

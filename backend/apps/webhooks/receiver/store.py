@@ -29,7 +29,7 @@ class StoreUnavailable(Exception):
 class AlertWriter:
     """Queue of alerts to XADD; `store` returns the entry id once Redis has it, or raises StoreUnavailable."""
 
-    def __init__(self, redis: aioredis.Redis, *, maxlen: int, timeout: float = WRITE_TIMEOUT) -> None:
+    def __init__(self, redis: aioredis.Redis, *, maxlen: int | None, timeout: float = WRITE_TIMEOUT) -> None:
         self._redis = redis
         self._maxlen = maxlen
         self._timeout = timeout
@@ -75,7 +75,7 @@ class AlertWriter:
     async def _write(self, batch: list[tuple[dict[str, str], asyncio.Future[str]]]) -> None:
         pipe = self._redis.pipeline(transaction=False)
         for fields, _ in batch:
-            pipe.xadd(WEBHOOK_RAW, fields, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
+            pipe.xadd(WEBHOOK_RAW, fields, maxlen=self._maxlen, approximate=self._maxlen is not None)  # type: ignore[arg-type]
         try:
             async with asyncio.timeout(self._timeout):
                 results = await pipe.execute(raise_on_error=False)

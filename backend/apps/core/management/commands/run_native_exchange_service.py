@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -43,10 +44,8 @@ class Command(BaseCommand):
             except Exception:
                 backoff = min(10.0, max(0.2, backoff * 2))
                 logger.exception("gateway step failed; retrying in %.1f s", backoff)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
-                except TimeoutError:
-                    pass
         await service.close()
         await client.aclose()
         logger.info("gateway stopped after %d requests", service.handled)

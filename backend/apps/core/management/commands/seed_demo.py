@@ -19,7 +19,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
-            user, created = get_user_model().objects.get_or_create(username="demo", defaults={"is_staff": True, "is_superuser": True})
+            user, created = get_user_model().objects.get_or_create(
+                username="demo", defaults={"is_staff": True, "is_superuser": True}
+            )
             if created:
                 user.set_password("demo")
                 user.save()
@@ -44,7 +46,9 @@ class Command(BaseCommand):
             "UserID": user.pk,
             "UserExchangeID": broker.pk,
         }
-        self.stdout.write(f"Demo user: demo / demo (id {user.pk}); paper broker 'Paper' (id {broker.pk}) in Webhooks mode")
+        self.stdout.write(
+            f"Demo user: demo / demo (id {user.pk}); paper broker 'Paper' (id {broker.pk}) in Webhooks mode"
+        )
         self.stdout.write(f"Webhook URL: {url}")
         self.stdout.write("Send a test alert:")
         self.stdout.write(f"  curl -s -H 'Content-Type: text/plain' -d '{json.dumps(alert)}' {url}")
