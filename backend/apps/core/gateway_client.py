@@ -73,7 +73,10 @@ class GatewayClient:
         )
         # Capped: a request older than its deadline is never acted on, so old ones are worthless.
         self.redis.xadd(EXCHANGE_REQUESTS, request.to_fields(), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-        item = self.redis.blpop([request.reply_key], timeout=self.timeout_seconds)
+        try:
+            item = self.redis.blpop([request.reply_key], timeout=self.timeout_seconds)
+        except redis.TimeoutError:
+            item = None
         if item is None:
             raise GatewayUnavailable(
                 f"the exchange gateway did not answer {op.value} within {self.timeout_seconds:g} s "

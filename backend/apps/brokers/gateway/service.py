@@ -47,7 +47,9 @@ class GatewayService:
 
     async def start(self) -> None:
         try:
-            await self.redis.xgroup_create(EXCHANGE_REQUESTS, GATEWAY_GROUP, id="$", mkstream=True)
+            # From the start of the stream: a request sent before the first gateway ever ran is
+            # answered too (old ones are dropped by their deadline).
+            await self.redis.xgroup_create(EXCHANGE_REQUESTS, GATEWAY_GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
