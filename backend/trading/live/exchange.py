@@ -191,8 +191,14 @@ class CcxtExchange:
         return await self.fetch_order(symbol=symbol, order_id=order_id, client_order_id=client_order_id)
 
     async def create_order(self, request: OrderRequest) -> OrderState:
-        """Place once: on a timeout or network error, look the order up by client id first."""
+        """Place once: an order whose client id exists is returned, not placed again (exchanges
+        such as Binance accept a reused client id once the first order is closed); on a timeout
+        or network error the order is looked up by client id before anything else."""
         market = await self._market(request.symbol)
+        try:
+            return await self.fetch_order(symbol=request.symbol, client_order_id=request.client_order_id)
+        except OrderNotFound:
+            pass
         params: dict[str, Any] = {"clientOrderId": request.client_order_id}
         kind = "market"
         price = request.price
