@@ -17,9 +17,9 @@ from aristobot.env import SettingError, envbool, envdecimal, envint, envlist, en
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BACKEND_DIR.parent
-VAR_DIR = Path(envstr("ARISTOBOT_VAR_DIR", str(REPO_DIR / "var")))
-
 load_dotenv(REPO_DIR / ".env", override=False)
+
+VAR_DIR = Path(envstr("ARISTOBOT_VAR_DIR", str(REPO_DIR / "var")))
 
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envstr("DJANGO_SECRET_KEY", "")
@@ -88,6 +88,7 @@ WEBHOOK_TRUSTED_PROXIES = envlist("WEBHOOK_TRUSTED_PROXIES", "")
 ALERT_DEDUP_WINDOW_SECONDS = envint("ALERT_DEDUP_WINDOW_SECONDS", 60, minimum=0)
 ALERT_MAX_DELIVERIES = envint("ALERT_MAX_DELIVERIES", 5, minimum=1)
 GATEWAY_TIMEOUT_SECONDS = envint("GATEWAY_TIMEOUT_SECONDS", 15, minimum=1)
+EXCHANGE_TIMEOUT_SECONDS = envint("EXCHANGE_TIMEOUT_SECONDS", 10, minimum=1)
 PAPER_INITIAL_BALANCE_USDT = envdecimal("PAPER_INITIAL_BALANCE_USDT", "10000")
 PAPER_FEE_RATE = envdecimal("PAPER_FEE_RATE", "0.001")
 

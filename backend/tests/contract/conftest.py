@@ -64,7 +64,12 @@ async def venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
         )
 
         async def sim_price(last: str, low: str | None = None, high: str | None = None) -> None:
-            payload = {"symbol": "BTCUSDT", "last": last, **({"low": low} if low else {}), **({"high": high} if high else {})}
+            payload = {
+                "symbol": "BTCUSDT",
+                "last": last,
+                **({"low": low} if low else {}),
+                **({"high": high} if high else {}),
+            }
             async with session.post(f"{server.base_url}/_sim/price", json=payload) as answer:
                 assert answer.status == 200, await answer.text()
 

@@ -137,3 +137,81 @@ BUY_BODY = {
 
 def approx(value: Decimal | None, expected: str, tolerance: str = "0.01") -> bool:
     return value is not None and abs(value - Decimal(expected)) <= Decimal(tolerance)
+
+
+SIM_KEY = "K" * 64
+SIM_SECRET = "S" * 64
+
+
+class SimulatorThread:
+    """The Binance simulator on its own event loop, with its control API over HTTP."""
+
+    def __init__(self) -> None:
+        from decimal import Decimal as D
+
+        from apps.brokers.simulator.state import AccountSpec, Simulator, SimulatorConfig
+
+        account = AccountSpec(api_key=SIM_KEY, api_secret=SIM_SECRET, balances={"USDT": D(10_000)})
+        self.simulator = Simulator(SimulatorConfig(accounts=(account,), prices={"BTCUSDT": D(40_000)}))
+        self.base_url = ""
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)
+
+    def _run(self) -> None:
+        from apps.brokers.simulator.server import SimulatorServer
+
+        asyncio.set_event_loop(self._loop)
+        self.server = SimulatorServer(self.simulator)
+        self.base_url = self._loop.run_until_complete(self.server.start())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self.server.stop())
+
+    def start(self) -> SimulatorThread:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def control(self, path: str, payload: dict[str, Any] | None = None) -> Any:
+        import requests
+
+        answer = requests.post(f"{self.base_url}/_sim/{path}", json=payload or {}, timeout=5)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def orders(self) -> list[dict[str, Any]]:
+        import requests
+
+        return list(requests.get(f"{self.base_url}/_sim/orders", timeout=5).json()["orders"])
+
+
+@pytest.fixture
+def simulator_thread() -> Iterator[SimulatorThread]:
+    running = SimulatorThread().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def binance_broker(alice: Any, simulator_thread: SimulatorThread) -> Broker:
+    broker = Broker(
+        user=alice,
+        name="Binance sim",
+        exchange="binance",
+        api_base_url=simulator_thread.base_url,
+        type_de_trading=TypeDeTrading.WEBHOOKS,
+        is_default=True,
+    )
+    broker.set_credentials(api_key=SIM_KEY, api_secret=SIM_SECRET)
+    broker.save()
+    return broker
+
+
+@pytest.fixture
+def live_alerts(redis_client: redis.Redis, engine: TradingEngine, alice: Any, binance_broker: Broker) -> AlertSender:
+    return AlertSender(redis_client, engine, alice, binance_broker)

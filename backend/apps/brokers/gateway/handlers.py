@@ -8,6 +8,7 @@ from typing import Any
 from apps.core.streams import GatewayOp, balance_to_dict, error_kind, market_to_dict, order_state_to_dict
 from trading.errors import DuplicateOrder, OrderInvalid, OrderNotFound, TradingError
 from trading.exchange import Exchange
+from trading.numbers import decimal_text
 from trading.orders import OrderRequest, OrderSide, OrderType, ProtectionRequest
 
 
@@ -119,6 +120,6 @@ async def handle(exchange: Exchange, op: GatewayOp, params: dict[str, Any]) -> A
         return [order_state_to_dict(state) for state in await exchange.fetch_open_orders(params.get("symbol"))]
     if op is GatewayOp.TEST_CONNECTION:
         balance = await exchange.fetch_balance()
-        funded = {currency: str(amount) for currency, amount in balance.total.items() if amount > 0}
+        funded = {currency: decimal_text(amount) for currency, amount in balance.total.items() if amount > 0}
         return {"ok": True, "message": "keys accepted, balance read", "balances": funded}
     raise TradingError(f"unknown gateway operation {op}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 
 from apps.brokers.credentials import credential_decrypt
 from apps.brokers.gateway.paper_store import DjangoPaperStore, paper_book_load
@@ -40,6 +41,7 @@ def live_config(broker: Broker) -> CcxtConfig:
         password=credential_decrypt(broker.api_password_encrypted, broker_label=label),
         testnet=broker.is_testnet,
         api_base_url=broker.api_base_url,
+        timeout_ms=settings.EXCHANGE_TIMEOUT_SECONDS * 1000,
     )
 
 

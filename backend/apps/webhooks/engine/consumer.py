@@ -39,6 +39,7 @@ logger = logging.getLogger("aristobot.engine")
 
 STREAMS = (WEBHOOK_RAW, EXCHANGE_EVENTS)
 TRIM_EVERY_SECONDS = 300
+RECONCILE_EVERY_SECONDS = 10
 
 
 def _text(value: bytes | str) -> str:
@@ -66,6 +67,7 @@ class TradingEngine:
         self.executor = AlertExecutor(gateway)
         self._last_retry_scan = 0.0
         self._last_trim = 0.0
+        self._last_reconcile = time.monotonic()
         self.processed = 0
 
     def start(self) -> None:
@@ -85,6 +87,10 @@ class TradingEngine:
         if time.monotonic() - self._last_retry_scan > self.retry_idle_ms / 1000:
             self._last_retry_scan = time.monotonic()
             self._retry_stale()
+        if not self.gateway.force_paper and time.monotonic() - self._last_reconcile > RECONCILE_EVERY_SECONDS:
+            # Live exchanges do not tell us when a resting order fills: ask them.
+            self._last_reconcile = time.monotonic()
+            orders_reconcile(self.gateway, live_only=True)
         if time.monotonic() - self._last_trim > TRIM_EVERY_SECONDS:
             self._last_trim = time.monotonic()
             for stream in STREAMS:

@@ -316,6 +316,13 @@ def order_follow_up(order: Order, gateway: GatewayClient) -> None:
             protection_cancel(position, gateway)
             _set_protection_fields(position, [])
         return
+    if order.kind in PROTECTIVE and order.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED):
+        # Cancelled by the exchange, not by us (ours are never followed up): protect again,
+        # unless its twin filled and closed the position.
+        position.refresh_from_db()
+        if position.status == PositionStatus.OPEN:
+            protection_sync(position, gateway, origin=f"o{order.pk}")
+        return
     if order.kind == OrderKind.ENTRY and not OrderStatus(order.status).is_final:
         return  # protect once the entry has finished filling
     if order.kind in (OrderKind.ENTRY, OrderKind.EXIT):
