@@ -11,12 +11,19 @@ from django.http import HttpRequest
 from apps.brokers.models import Broker, PaperAccount
 
 
+COMMON_EXCHANGES = ("paper", "binance", "bitget", "bybit", "kraken", "kucoin", "okx", "coinbase", "gateio", "mexc")
+
+
 class BrokerForm(forms.ModelForm):
     api_key = forms.CharField(
         required=False, widget=forms.PasswordInput, help_text="leave empty to keep the current one"
     )
     api_secret = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep")
     api_password = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep")
+    exchange = forms.CharField(
+        help_text="paper, or a ccxt exchange id: " + ", ".join(COMMON_EXCHANGES[1:]) + ", …",
+        widget=forms.TextInput(attrs={"list": "exchange-ids"}),
+    )
     api_base_url = forms.URLField(required=False, assume_scheme="https", help_text="e.g. a local exchange simulator")
 
     class Meta:

@@ -42,6 +42,15 @@ class Broker(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.exchange}, #{self.pk})"
 
+    def clean(self) -> None:
+        """Any exchange ccxt knows, or the paper exchange."""
+        from django.core.exceptions import ValidationError
+
+        from trading.live.exchange import exchange_ids
+
+        if self.exchange != PAPER_EXCHANGE and self.exchange not in exchange_ids():
+            raise ValidationError({"exchange": f"'{self.exchange}' is neither 'paper' nor an exchange id ccxt knows"})
+
     @property
     def is_paper(self) -> bool:
         return self.exchange == PAPER_EXCHANGE

@@ -61,3 +61,12 @@ def test_admin_can_replace_a_secret_without_seeing_it(alice, admin_client):
     assert answer.status_code == 302, answer.content.decode()[:2000]
     broker.refresh_from_db()
     assert credential_decrypt(broker.api_secret_encrypted, broker_label="x") == "new-secret"
+
+
+def test_broker_accepts_paper_and_any_ccxt_exchange_id_and_refuses_others(alice):
+    from django.core.exceptions import ValidationError
+
+    Broker(user=alice, name="a", exchange="paper").full_clean()
+    Broker(user=alice, name="b", exchange="kraken").full_clean()
+    with pytest.raises(ValidationError, match="neither"):
+        Broker(user=alice, name="c", exchange="notanexchange").full_clean()

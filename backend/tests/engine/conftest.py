@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
+from django.db import connections
 import redis.asyncio as aioredis
 
 from apps.brokers.gateway.service import GatewayService
@@ -51,6 +53,7 @@ class GatewayThread:
             await self.service.step(block_ms=50)
         await self.service.close()
         await client.aclose()
+        await sync_to_async(connections.close_all, thread_sensitive=True)()
 
     def stop(self) -> None:
         self._stop.set()

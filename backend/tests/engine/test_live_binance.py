@@ -135,3 +135,21 @@ def test_connection_test_with_a_wrong_secret_names_the_broker_and_hides_the_secr
         gateway.test_connection(binance_broker.pk)
 
     assert "Binance sim" in str(refused.value) and "wrong-secret-value" not in str(refused.value)
+
+
+def test_engine_test_mode_sends_a_live_brokers_orders_to_the_paper_exchange(redis_client, gateway_service, alice):
+    from apps.brokers.models import PaperOrder
+    from apps.core.gateway_client import GatewayClient
+    from apps.webhooks.engine.consumer import TradingEngine
+    from tests.engine.conftest import AlertSender
+
+    live = Broker(user=alice, name="Real", exchange="binance", type_de_trading="Webhooks", is_default=True)
+    live.api_base_url = "http://127.0.0.1:9"  # nothing listens: a real call would fail
+    live.save()
+    engine = TradingEngine(redis_client, GatewayClient(redis_client, timeout_seconds=5, force_paper=True), consumer="t")
+    engine.start()
+
+    webhook = AlertSender(redis_client, engine, alice, live).send(BUY_BODY)
+
+    assert webhook.status == "processed", webhook.error_message
+    assert PaperOrder.objects.filter(account__broker=live).count() == 3  # entry, stop-loss, take-profit

@@ -1,0 +1,65 @@
+"""ccxt's exceptions become the domain's, and no message ever carries a credential."""
+
+from __future__ import annotations
+
+import ccxt
+import pytest
+
+from trading.errors import (
+    AuthenticationFailed,
+    DuplicateOrder,
+    ExchangeRejected,
+    InsufficientFunds,
+    OrderNotFound,
+    TemporaryError,
+)
+from trading.live.errors import ccxt_error
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (ccxt.InsufficientFunds('binance {"code":-2010,"msg":"Account has insufficient balance"}'), InsufficientFunds),
+        (ccxt.OrderNotFound("binance Unknown order sent."), OrderNotFound),
+        (ccxt.InvalidOrder('binance {"code":-2010,"msg":"Duplicate order sent."}'), DuplicateOrder),
+        (ccxt.InvalidOrder("binance Filter failure: LOT_SIZE"), ExchangeRejected),
+        (
+            ccxt.AuthenticationError('binance {"code":-1022,"msg":"Signature for this request is not valid."}'),
+            AuthenticationFailed,
+        ),
+        (
+            ccxt.DDoSProtection('binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}'),
+            AuthenticationFailed,
+        ),
+        (ccxt.RequestTimeout("binance POST https://api.binance.com/api/v3/order request timeout"), TemporaryError),
+        (ccxt.ExchangeNotAvailable("binance 503 Service Unavailable"), TemporaryError),
+        (ccxt.DDoSProtection('binance {"code":-1003,"msg":"Too many requests"}'), TemporaryError),
+    ],
+)
+def test_ccxt_exception_becomes_the_domain_error_that_says_what_happens_next(raised, expected):
+    error = ccxt_error(raised, broker_label="'Main' (#3, binance)")
+
+    assert type(error) is expected
+
+
+def test_rate_limit_carries_the_retry_after_header():
+    error = ccxt_error(ccxt.DDoSProtection("binance 429"), broker_label="x", retry_after="2")
+
+    assert isinstance(error, TemporaryError) and error.retry_after == 2.0
+
+
+def test_authentication_error_names_the_broker():
+    error = ccxt_error(ccxt.AuthenticationError("binance invalid key"), broker_label="'Main' (#3, binance)")
+
+    assert "'Main' (#3, binance)" in str(error)
+
+
+def test_messages_never_carry_keys_or_request_signatures():
+    raised = ccxt.ExchangeError(
+        "binance GET https://api.binance.com/api/v3/account?timestamp=1&signature=abcdef0123 "
+        "apiKey=MYKEY123 failed with MYSECRET456"
+    )
+
+    message = str(ccxt_error(raised, broker_label="x", secrets=("MYKEY123", "MYSECRET456")))
+
+    assert "abcdef0123" not in message and "MYKEY123" not in message and "MYSECRET456" not in message
