@@ -23,59 +23,6 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack import BenchStack
 
-SYMBOLS = [
-    "BTCUSDT",
-    "ETHUSDT",
-    "BNBUSDT",
-    "SOLUSDT",
-    "XRPUSDT",
-    "ADAUSDT",
-    "DOGEUSDT",
-    "TRXUSDT",
-    "DOTUSDT",
-    "LINKUSDT",
-    "AVAXUSDT",
-    "LTCUSDT",
-    "ATOMUSDT",
-    "UNIUSDT",
-    "ETCUSDT",
-    "XLMUSDT",
-    "NEARUSDT",
-    "FILUSDT",
-    "APTUSDT",
-    "ARBUSDT",
-    "OPUSDT",
-    "INJUSDT",
-    "SUIUSDT",
-    "SEIUSDT",
-    "TIAUSDT",
-    "AAVEUSDT",
-    "SHIBUSDT",
-    "PEPEUSDT",
-    "BCHUSDT",
-    "POLUSDT",
-    "ALGOUSDT",
-    "VETUSDT",
-    "ICPUSDT",
-    "HBARUSDT",
-    "SANDUSDT",
-    "MANAUSDT",
-    "AXSUSDT",
-    "EGLDUSDT",
-    "THETAUSDT",
-    "XTZUSDT",
-    "EOSUSDT",
-    "FTMUSDT",
-    "GRTUSDT",
-    "RUNEUSDT",
-    "LDOUSDT",
-    "CRVUSDT",
-    "SNXUSDT",
-    "COMPUSDT",
-    "ZECUSDT",
-    "DASHUSDT",
-]
-
 
 def _alert(n: int, symbols: list[str], broker: int, prices: dict[str, float]) -> dict[str, str | int]:
     symbol = symbols[n % len(symbols)]
@@ -95,14 +42,14 @@ def _alert(n: int, symbols: list[str], broker: int, prices: dict[str, float]) ->
     return body
 
 
-def _usable(stack: BenchStack, symbols: list[str]) -> tuple[list[str], dict[str, float]]:
+def _usable(stack: BenchStack, count: int) -> tuple[list[str], dict[str, float]]:
+    """`count` symbols of the paper exchange, each with a price on its tick."""
     code = (
         "import json; from trading.paper.markets import PAPER_MARKETS as M; "
         "print(json.dumps({m.id: float(m.price_step) for m in M.values()}))"
     )
-    out = stack.manage("shell", "-c", code)
-    steps = json.loads(out.strip().splitlines()[-1])
-    usable = [s for s in symbols if s in steps][:50]
+    steps = json.loads(stack.manage("shell", "-c", code).strip().splitlines()[-1])
+    usable = sorted(steps)[:count]
     prices = {s: max(1.0, 1000 * steps[s] * 100) for s in usable}
     return usable, prices
 
@@ -157,7 +104,7 @@ def main() -> None:
     try:
         token, broker = stack.start("gateway", "engine", "receiver")
         url = f"http://127.0.0.1:{stack.receiver_port}/webhook/{token}"
-        symbols, prices = _usable(stack, SYMBOLS)
+        symbols, prices = _usable(stack, 50)
         print(f"database: {stack.env['DATABASE_URL'].split(':')[0]}; {len(symbols)} symbols; machine has 2 cores")
 
         latency_alerts = [_alert(n, symbols[:10], broker, prices) for n in range(300)]

@@ -7,3 +7,9 @@ os.environ.setdefault("ARISTOBOT_ENCRYPTION_KEY", "vOVwesbneqcVWS1dktDnLHD4w0JZu
 os.environ.setdefault("ARISTOBOT_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "var", "test"))
 
 from aristobot.settings import *  # noqa: F403
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not SQLite's shared in-memory database: the gateway thread writes while the
+    # engine does, which needs SQLite's real locking (WAL, busy timeout) as in production.
+    os.makedirs(VAR_DIR, exist_ok=True)  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405

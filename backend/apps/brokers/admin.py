@@ -10,7 +10,6 @@ from django.http import HttpRequest
 
 from apps.brokers.models import Broker, PaperAccount
 
-
 COMMON_EXCHANGES = ("paper", "binance", "bitget", "bybit", "kraken", "kucoin", "okx", "coinbase", "gateio", "mexc")
 
 

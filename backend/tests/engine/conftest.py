@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.db import connections
-import redis.asyncio as aioredis
 
 from apps.brokers.gateway.service import GatewayService
 from apps.brokers.models import Broker, TypeDeTrading
@@ -80,10 +80,11 @@ def gateway(redis_client: redis.Redis, gateway_service: GatewayThread) -> Gatewa
 
 
 @pytest.fixture
-def engine(redis_client: redis.Redis, gateway: GatewayClient) -> TradingEngine:
+def engine(redis_client: redis.Redis, gateway: GatewayClient) -> Iterator[TradingEngine]:
     engine = TradingEngine(redis_client, gateway, consumer="engine-test", retry_idle_ms=200)
     engine.start()
-    return engine
+    yield engine
+    engine.close()
 
 
 @pytest.fixture

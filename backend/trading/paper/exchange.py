@@ -8,6 +8,7 @@ caller got is never lost by a restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -102,6 +103,9 @@ class InMemoryPaperStore:
         )
 
 
+logger = logging.getLogger(__name__)
+
+
 def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -118,8 +122,13 @@ class PaperExchange:
         store: PaperStore,
         markets: Mapping[str, Market] = PAPER_MARKETS,
         clock: Callable[[], int] = _wall_clock_ms,
+        write_behind: bool = False,
     ) -> None:
+        """`write_behind`: answer before the save finishes; the next change (and `close`) waits
+        for it, so saves stay in order and a stop loses at most the last change."""
         self.account_key = account_key
+        self.write_behind = write_behind
+        self._saving: asyncio.Task[None] | None = None
         self.book = book
         self.prices = prices
         self.store = store
@@ -184,7 +193,17 @@ class PaperExchange:
         return last
 
     async def close(self) -> None:
-        return None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Wait until every change is saved."""
+        saving, self._saving = self._saving, None
+        if saving is None:
+            return
+        try:
+            await saving
+        except Exception:  # the changes went back to the book: the next save retries them
+            logger.exception("paper account %s: saving failed; retrying with the next change", self.account_key)
 
     async def on_price(
         self, symbol: str, *, last: Decimal, low: Decimal | None = None, high: Decimal | None = None
@@ -217,7 +236,14 @@ class PaperExchange:
         return order
 
     async def _persist(self) -> None:
+        await self.flush()
         balances, orders = self.book.take_changes()
+        if self.write_behind:
+            self._saving = asyncio.create_task(self._save(balances, orders))
+            return
+        await self._save(balances, orders)
+
+    async def _save(self, balances: BalanceRecords, orders: list[PaperOrder]) -> None:
         try:
             await self.store.save(self.account_key, balances, orders)
         except BaseException:

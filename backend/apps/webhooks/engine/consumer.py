@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 from redis.exceptions import ResponseError
 
@@ -29,6 +31,7 @@ from apps.core.streams import (
 from apps.core.trim import stream_trim_acknowledged
 from apps.webhooks.engine.dedup import Deduplicator
 from apps.webhooks.engine.execution import AlertExecutor
+from apps.webhooks.engine.partitions import Partitioner
 from apps.webhooks.engine.positions import order_follow_up, order_state_apply
 from apps.webhooks.engine.reconcile import orders_reconcile
 from apps.webhooks.engine.recording import alert_record
@@ -40,6 +43,11 @@ logger = logging.getLogger("aristobot.engine")
 STREAMS = (WEBHOOK_RAW, EXCHANGE_EVENTS)
 TRIM_EVERY_SECONDS = 300
 RECONCILE_EVERY_SECONDS = 10
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
 
 
 def _text(value: bytes | str) -> str:
@@ -57,6 +65,7 @@ class TradingEngine:
         consumer: str | None = None,
         retry_idle_ms: int = 5000,
         max_deliveries: int | None = None,
+        threads: int | None = None,
     ) -> None:
         self.redis = client
         self.gateway = gateway
@@ -65,6 +74,10 @@ class TradingEngine:
         self.max_deliveries = max_deliveries or settings.ALERT_MAX_DELIVERIES
         self.dedup = Deduplicator(client, window_seconds=settings.ALERT_DEDUP_WINDOW_SECONDS)
         self.executor = AlertExecutor(gateway)
+        self.partitions = Partitioner()
+        self._held: dict[str, set[str]] = {}  # partition → entries waiting behind an unfinished one
+        threads = settings.ENGINE_THREADS if threads is None else threads
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="engine") if threads > 1 else None
         self._last_retry_scan = 0.0
         self._last_trim = 0.0
         self._last_reconcile = time.monotonic()
@@ -95,7 +108,14 @@ class TradingEngine:
             self._last_trim = time.monotonic()
             for stream in STREAMS:
                 stream_trim_acknowledged(self.redis, stream, ENGINE_GROUP, keep_seconds=STREAM_KEEP_SECONDS)
-        return self._handle_batch(self._read(pending=False, block_ms=block_ms)) > 0
+        return self._handle_batch(self._read(pending=False, block_ms=block_ms), first_delivery=True) > 0
+
+    def close(self) -> None:
+        """Stop the worker threads (their database connections close with them)."""
+        if self._pool is not None:
+            self._pool.submit(connections.close_all).result()
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _read(self, *, pending: bool, block_ms: int = 1000) -> list[Any]:
         ids: Any = {stream: "0" if pending else ">" for stream in STREAMS}
@@ -104,22 +124,42 @@ class TradingEngine:
         )
         return response or []
 
-    def _handle_batch(self, response: list[Any]) -> int:
-        handled = 0
+    def _handle_batch(self, response: list[Any], *, first_delivery: bool = False) -> int:
+        """Run a batch: partitions concurrently, each in stream order, none past its first failure."""
+        groups: dict[str, list[tuple[str, str, dict[Any, Any]]]] = {}
         for stream, entries in response:
             for entry_id, fields in entries:
                 if fields is None:  # deleted while pending
                     self.redis.xack(_text(stream), ENGINE_GROUP, entry_id)
                     continue
-                self.handle(_text(stream), _text(entry_id), fields)
-                handled += 1
-        return handled
+                key = self.partitions.key(_text(stream), fields)
+                if key in self._held:  # an earlier entry of this partition is unfinished: wait
+                    self._held[key].add(_text(entry_id))
+                    continue
+                groups.setdefault(key, []).append((_text(stream), _text(entry_id), fields))
+        for group in groups.values():
+            group.sort(key=lambda item: _entry_order(item[1]))
+        if self._pool is None or len(groups) < 2:
+            for key, group in groups.items():
+                self._run_partition(key, group, first_delivery)
+        else:
+            list(self._pool.map(lambda kv: self._run_partition(kv[0], kv[1], first_delivery), groups.items()))
+        return sum(len(group) for group in groups.values())
 
-    def handle(self, stream: str, entry_id: str, fields: dict[Any, Any]) -> bool:
+    def _run_partition(self, key: str, group: list[tuple[str, str, dict[Any, Any]]], first_delivery: bool) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            close_old_connections()
+        for position, (stream, entry_id, fields) in enumerate(group):
+            if not self.handle(stream, entry_id, fields, first_delivery=first_delivery):
+                # Later entries of this partition wait until this one is done (never reordered).
+                self._held.setdefault(key, set()).update(item[1] for item in group[position:])
+                return
+
+    def handle(self, stream: str, entry_id: str, fields: dict[Any, Any], *, first_delivery: bool = False) -> bool:
         """Handle one entry; acknowledged only when its outcome is recorded. True when done."""
         try:
             if stream == WEBHOOK_RAW:
-                self.alert_handle(entry_id, RawAlert.from_fields(fields))
+                self.alert_handle(entry_id, RawAlert.from_fields(fields), first_delivery=first_delivery)
             else:
                 self.event_handle(ExchangeEvent.from_fields(fields))
         except TemporaryError as exc:
@@ -132,8 +172,8 @@ class TradingEngine:
         self.processed += 1
         return True
 
-    def alert_handle(self, entry_id: str, raw: RawAlert) -> None:
-        recorded = alert_record(stream_id=entry_id, raw=raw, dedup=self.dedup)
+    def alert_handle(self, entry_id: str, raw: RawAlert, *, first_delivery: bool = False) -> None:
+        recorded = alert_record(stream_id=entry_id, raw=raw, dedup=self.dedup, first_delivery=first_delivery)
         webhook = recorded.webhook
         if recorded.alert is None or webhook.status not in (WebhookStatus.RECEIVED, WebhookStatus.PROCESSING):
             if webhook.status in (WebhookStatus.RECEIVED, WebhookStatus.PROCESSING):
@@ -165,22 +205,42 @@ class TradingEngine:
         logger.info("order %s is %s (filled %s)", order.client_order_id, event.order.status, event.order.filled)
 
     def _retry_stale(self) -> None:
-        """Take over entries idle too long (ours after a failure, or a dead engine's)."""
+        """Take up entries left unfinished: ours after a failure or held behind one, and those
+        of a dead engine; in stream order, a partition stopping at its first failure."""
+        candidates: list[tuple[str, str, int]] = []
         for stream in STREAMS:
             stale: Any = self.redis.xpending_range(
-                stream, ENGINE_GROUP, min="-", max="+", count=50, idle=self.retry_idle_ms
+                stream, ENGINE_GROUP, min="-", max="+", count=200, idle=self.retry_idle_ms
             )
-            for item in stale:
-                entry_id = _text(item["message_id"])
-                if int(item["times_delivered"]) >= self.max_deliveries:
-                    self._dead_letter(stream, entry_id)
+            candidates += [(stream, _text(item["message_id"]), int(item["times_delivered"])) for item in stale]
+        held_ids = {entry_id for ids in self._held.values() for entry_id in ids}
+        pending: Any = {} if not held_ids else self._pending_ids()
+        candidates += [(stream, entry_id, 1) for stream, entry_id in pending if entry_id in held_ids]
+        seen: set[str] = set()
+        failed: dict[str, set[str]] = {}
+        for stream, entry_id, delivered in sorted(candidates, key=lambda c: _entry_order(c[1])):
+            if entry_id in seen:
+                continue
+            seen.add(entry_id)
+            if delivered >= self.max_deliveries:
+                self._dead_letter(stream, entry_id)
+                continue
+            claimed: Any = self.redis.xclaim(stream, ENGINE_GROUP, self.consumer, 0, [entry_id])
+            for claimed_id, fields in claimed:
+                if not fields:
+                    self.redis.xack(stream, ENGINE_GROUP, claimed_id)
                     continue
-                claimed: Any = self.redis.xclaim(stream, ENGINE_GROUP, self.consumer, self.retry_idle_ms, [entry_id])
-                for claimed_id, fields in claimed:
-                    if fields:
-                        self.handle(stream, _text(claimed_id), fields)
-                    else:
-                        self.redis.xack(stream, ENGINE_GROUP, claimed_id)
+                key = self.partitions.key(stream, fields)
+                if key in failed or not self.handle(stream, _text(claimed_id), fields):
+                    failed.setdefault(key, set()).add(_text(claimed_id))
+        self._held = failed
+
+    def _pending_ids(self) -> list[tuple[str, str]]:
+        ids = []
+        for stream in STREAMS:
+            entries: Any = self.redis.xpending_range(stream, ENGINE_GROUP, min="-", max="+", count=1000)
+            ids += [(stream, _text(item["message_id"])) for item in entries]
+        return ids
 
     def _dead_letter(self, stream: str, entry_id: str) -> None:
         entries: Any = self.redis.xrange(stream, min=entry_id, max=entry_id)

@@ -36,7 +36,7 @@ def webhook_finish(webhook: Webhook, *, error: str = "") -> None:
     webhook.status = WebhookStatus.ERROR if error else WebhookStatus.PROCESSED
     webhook.error_message = error
     webhook.processed_at = timezone.now()
-    webhook.save(update_fields=["status", "error_message", "processed_at", "order_id", "broker"])
+    webhook.save(update_fields=["status", "error_message", "processed_at", "order_id", "broker", "prix_sl", "prix_tp"])
 
 
 def broker_check(broker: Broker) -> None:
@@ -54,14 +54,12 @@ class AlertExecutor:
 
     def __init__(self, gateway: GatewayClient) -> None:
         self.gateway = gateway
-        self.fresh = False
 
     def execute(self, webhook: Webhook, alert: Alert, *, fresh: bool = False) -> None:
         """Take a recorded alert to processed or error; TemporaryError leaves it processing.
 
         `fresh`: recorded by this very try, so no order of it can exist yet.
         """
-        self.fresh = fresh
         if webhook.status != WebhookStatus.PROCESSING:
             webhook.status = WebhookStatus.PROCESSING
             webhook.save(update_fields=["status"])
@@ -74,9 +72,9 @@ class AlertExecutor:
             if alert.action is Action.PING:
                 pass
             elif alert.action.is_buy:
-                self._buy(webhook, alert, broker)
+                self._buy(webhook, alert, broker, fresh=fresh)
             elif alert.action.is_sell:
-                self._sell(webhook, alert, broker)
+                self._sell(webhook, alert, broker, fresh=fresh)
             elif alert.action is Action.MAJ:
                 self._maj(webhook, alert, broker)
             else:
@@ -123,9 +121,12 @@ class AlertExecutor:
 
     # Actions.
 
-    def _buy(self, webhook: Webhook, alert: Alert, broker: Broker) -> None:
+    def _buy(self, webhook: Webhook, alert: Alert, broker: Broker, *, fresh: bool) -> None:
         market = self._market(broker, alert.symbol)
-        order = None if self.fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.ENTRY).first()
+        # Rounded to the market; the position takes them from the webhook when the entry fills.
+        webhook.prix_sl = price_round(alert.prix_sl, market) if alert.prix_sl else None
+        webhook.prix_tp = price_round(alert.prix_tp, market) if alert.prix_tp else None
+        order = None if fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.ENTRY).first()
         if order is None:
             limit = alert.action is Action.BUY_LIMIT
             balance, last = self.gateway.balance_and_price(broker.pk, market.symbol)
@@ -133,9 +134,8 @@ class AlertExecutor:
             _check_protection_prices(alert, price)
             free = balance.free_of(market.quote)
             amount = buy_amount(free_quote=free, pour_cent=alert.pour_cent, price=price, market=market)
-            webhook.prix_sl = price_round(alert.prix_sl, market) if alert.prix_sl else None
-            webhook.prix_tp = price_round(alert.prix_tp, market) if alert.prix_tp else None
-            webhook.save(update_fields=["prix_sl", "prix_tp"])
+            if limit:  # it may fill later, read back from the database then
+                webhook.save(update_fields=["prix_sl", "prix_tp"])
             order = order_record(
                 broker=broker,
                 client_order_id=client_order_id(origin=f"w{webhook.pk}", kind=OrderKind.ENTRY),
@@ -149,9 +149,9 @@ class AlertExecutor:
             )
         self._submit(webhook, order, alert)
 
-    def _sell(self, webhook: Webhook, alert: Alert, broker: Broker) -> None:
+    def _sell(self, webhook: Webhook, alert: Alert, broker: Broker, *, fresh: bool) -> None:
         market = self._market(broker, alert.symbol)
-        order = None if self.fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.EXIT).first()
+        order = None if fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.EXIT).first()
         if order is None:
             position = _position_required(broker, market, alert)
             limit = alert.action is Action.SELL_LIMIT

@@ -84,6 +84,7 @@ def order_state_apply(order: Order, state: OrderState) -> WebhookState | None:
         if new_fill > 0:
             position = _position_apply_fill(order, position, state, new_fill=new_fill, new_fee=new_fee)
         order.position = position
+        order.position_fresh = new_fill > 0  # type: ignore[attr-defined]
         order_update_from_state(order, state)
         return position
 
@@ -111,11 +112,16 @@ def _position_apply_fill(
     return position
 
 
-def _order_update_status(order: Order, state: OrderState) -> None:
+def _order_copy_status(order: Order, state: OrderState) -> None:
     order.exchange_order_id = state.id or order.exchange_order_id
     order.status = state.status
     order.average_price = state.average
     order.raw = _jsonable(order_state_to_dict(state))
+    order.updated_at = timezone.now()
+
+
+def _order_update_status(order: Order, state: OrderState) -> None:
+    _order_copy_status(order, state)
     order.save(update_fields=["exchange_order_id", "status", "average_price", "raw", "updated_at"])
 
 
@@ -152,13 +158,17 @@ def protection_cancel(position: WebhookState, gateway: GatewayClient) -> None:
     position.refresh_from_db()
 
 
-def protection_sync(position: WebhookState, gateway: GatewayClient, *, origin: str) -> None:
+def protection_sync(
+    position: WebhookState, gateway: GatewayClient, *, origin: str, fresh: bool = False, new_origin: bool = False
+) -> None:
     """Make the exchange's protective orders match the position: prices and quantity.
 
     `origin` names what caused this (an alert or an order) so that a retry after a crash
-    reuses the same client order ids instead of placing the protection twice.
+    reuses the same client order ids instead of placing the protection twice. `fresh`: the
+    position object is as just saved; `new_origin`: nothing can have been placed for `origin`.
     """
-    position.refresh_from_db()
+    if not fresh:
+        position.refresh_from_db()
     live = list(position.orders.filter(kind__in=(*PROTECTIVE, OrderKind.EXIT), status__in=LIVE).order_by("id"))
     current = [order for order in live if order.kind in PROTECTIVE]
     exiting = sum((order.amount - order.filled for order in live if order.kind == OrderKind.EXIT), Decimal(0))
@@ -181,7 +191,10 @@ def protection_sync(position: WebhookState, gateway: GatewayClient, *, origin: s
         _set_protection_fields(position, [])
         return
     kinds = [kind for kind, price in ((OrderKind.STOP_LOSS, stop), (OrderKind.TAKE_PROFIT, take)) if price is not None]
-    ids, existing = _reusable_client_order_ids(origin=origin, kinds=kinds)
+    if new_origin:
+        ids, existing = {kind: client_order_id(origin=origin, kind=kind) for kind in kinds}, set[str]()
+    else:
+        ids, existing = _reusable_client_order_ids(origin=origin, kinds=kinds)
     rows = Order.objects.bulk_create(
         [
             Order(
@@ -285,11 +298,17 @@ def _protection_resume(position: WebhookState, rows: list[Order], gateway: Gatew
 
 def _apply_protection_states(position: WebhookState, rows: list[Order], states: list[OrderState]) -> None:
     by_client = {state.client_order_id: state for state in states}
+    resting = []
     for row in rows:
         state = by_client.get(row.client_order_id)
-        if state is not None:
+        if state is None:
+            continue
+        if state.filled <= row.fill_applied:  # the usual case: both rest, one UPDATE for the pair
+            _order_copy_status(row, state)
+            resting.append(row)
+        else:
             order_state_apply(row, state)
-    position.refresh_from_db()
+    Order.objects.bulk_update(resting, ["exchange_order_id", "status", "average_price", "raw", "updated_at"])
     _set_protection_fields(position, rows)
 
 
@@ -326,4 +345,10 @@ def order_follow_up(order: Order, gateway: GatewayClient) -> None:
     if order.kind == OrderKind.ENTRY and not OrderStatus(order.status).is_final:
         return  # protect once the entry has finished filling
     if order.kind in (OrderKind.ENTRY, OrderKind.EXIT):
-        protection_sync(position, gateway, origin=f"o{order.pk}")
+        protection_sync(
+            position,
+            gateway,
+            origin=f"o{order.pk}",
+            fresh=getattr(order, "position_fresh", False),
+            new_origin=getattr(order, "just_recorded", False),
+        )

@@ -114,9 +114,12 @@ def _broker_for(user: Any, alert: Alert) -> tuple[Broker | None, str]:
     return broker, ""
 
 
-def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator) -> RecordedAlert:
-    """Create the Webhook row for a stream entry (or return the one a previous try created)."""
-    existing = Webhook.objects.select_related("broker").filter(stream_id=stream_id).first()
+def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator, first_delivery: bool = False) -> RecordedAlert:
+    """Create the Webhook row for a stream entry (or return the one a previous try created).
+
+    `first_delivery`: the entry was never read before, so no row can exist for it yet.
+    """
+    existing = None if first_delivery else Webhook.objects.select_related("broker").filter(stream_id=stream_id).first()
     if existing is not None:
         return RecordedAlert(existing, _alert_again(existing), fresh=False)
 

@@ -45,3 +45,4 @@ class Command(BaseCommand):
             return engine.step(block_ms=500)
 
         worker_loop(step, name="engine", stop=stop)
+        engine.close()
