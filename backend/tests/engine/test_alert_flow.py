@@ -129,3 +129,21 @@ def test_second_buy_grows_the_position_at_the_average_price_and_reprotects_all_o
     assert Decimal(40000) < position.entry_price < Decimal(42000)
     live = Order.objects.filter(position=position, status="open")
     assert len(live) == 2 and all(o.amount == position.quantity for o in live)
+
+
+def test_the_same_body_again_after_the_window_is_executed_again(alerts):
+    import json
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from apps.core.streams import WEBHOOK_RAW, RawAlert
+    from apps.webhooks.models import Webhook
+
+    body = json.dumps({"UserExchangeID": alerts.broker.pk, **BUY, "PourCent": "10"})
+    first_time = datetime.now(UTC) - timedelta(seconds=120)
+    for moment in (first_time, datetime.now(UTC)):
+        raw = RawAlert(body=body, received_at=moment.isoformat(), trace_id=uuid.uuid4().hex, user_id=alerts.user.pk)
+        alerts.redis.xadd(WEBHOOK_RAW, raw.to_fields())
+    alerts.drain()
+
+    assert [w.status for w in Webhook.objects.order_by("id")] == ["processed", "processed"]

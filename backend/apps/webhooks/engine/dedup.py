@@ -24,15 +24,26 @@ class Deduplicator:
         self.redis = client
         self.window_seconds = window_seconds
 
-    def claim(self, key: str, stream_id: str) -> str | None:
-        """None when this entry owns the key; otherwise the stream id of the earlier alert."""
+    def claim(self, key: str, stream_id: str, *, received_at: float) -> str | None:
+        """None when this entry owns the key; otherwise the stream id of the earlier alert.
+
+        The window is measured between the alerts' receipt times, not when the engine gets to
+        them, so a backlog processed late does not stretch it.
+        """
         if self.window_seconds <= 0:
             return None
         redis_key = KEY_PREFIX + key
-        if self.redis.set(redis_key, stream_id, nx=True, ex=self.window_seconds):
+        value = f"{stream_id}|{received_at:.3f}"
+        if self.redis.set(redis_key, value, nx=True, ex=self.window_seconds):
             return None
         owner = self.redis.get(redis_key)
-        owner_id = owner.decode() if isinstance(owner, bytes) else owner
-        if owner_id is None or owner_id == stream_id:
-            return None  # expired meanwhile, or our own claim before a restart
-        return str(owner_id)
+        owner_text = owner.decode() if isinstance(owner, bytes) else owner
+        if owner_text is None:
+            return None  # expired meanwhile
+        owner_id, _, owner_time = owner_text.partition("|")
+        if owner_id == stream_id:
+            return None  # our own claim, from a try before a restart
+        if received_at - float(owner_time or 0) > self.window_seconds:
+            self.redis.set(redis_key, value, ex=self.window_seconds)
+            return None
+        return owner_id

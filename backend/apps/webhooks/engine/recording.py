@@ -168,7 +168,7 @@ def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator, first_de
     if alert is not None and not problem:
         key = alert_dedup_key(user_id=user.pk if user else None, alert=alert, body=raw.body)
         fields["dedup_key"] = key
-        earlier = dedup.claim(key, stream_id)
+        earlier = dedup.claim(key, stream_id, received_at=fields["received_at"].timestamp())
         if earlier is not None:
             first = Webhook.objects.filter(stream_id=earlier).values_list("pk", flat=True).first()
             seconds = dedup.window_seconds
