@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 import requests
 
+from tests.engine.conftest import BUY_BODY
+
 pytestmark = pytest.mark.e2e
 
 
@@ -28,14 +30,7 @@ def _all_settled(stack, count: int) -> bool:
 
 
 def test_text_plain_alert_with_token_in_body_opens_a_protected_position_then_maj_and_sell_close_it(stack):
-    buy = {
-        "Symbol": "BTCUSDT",
-        "Action": "BuyMarket",
-        "PourCent": "50",
-        "Prix": "40000",
-        "PrixSL": "38000",
-        "PrixTP": "46000",
-    }
+    buy = BUY_BODY
     answer = _post(stack, buy)
     assert answer.status_code == 200 and answer.json()["status"] == "received"
     stack.wait_until(lambda: _all_settled(stack, 1), timeout=5, what="the buy")

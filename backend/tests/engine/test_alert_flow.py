@@ -7,18 +7,11 @@ from decimal import Decimal
 import pytest
 
 from apps.webhooks.models import Order, WebhookState
-from tests.engine.conftest import approx
+from tests.engine.conftest import BUY_BODY, approx
 
 pytestmark = pytest.mark.integration
 
-BUY = {
-    "Symbol": "BTCUSDT",
-    "Action": "BuyMarket",
-    "PourCent": "50",
-    "Prix": "40000",
-    "PrixSL": "38000",
-    "PrixTP": "46000",
-}
+BUY = BUY_BODY
 
 
 def test_buy_market_opens_a_position_of_about_0_125_btc_protected_at_38000_and_46000(alerts):

@@ -259,37 +259,39 @@ class CcxtExchange:
                 f"{self.config.exchange_id} cannot hold a stop-loss and a take-profit together through ccxt"
             )
         has = self.client().has
+        legs = [
+            (
+                "createStopLossOrder",
+                "stop-loss",
+                request.stop_loss_client_order_id,
+                OrderType.STOP_MARKET,
+                {"stop_price": request.stop_loss_price},
+                request.stop_loss_price,
+            ),
+            (
+                "createTakeProfitOrder",
+                "take-profit",
+                request.take_profit_client_order_id,
+                OrderType.TAKE_PROFIT_LIMIT,
+                {"price": request.take_profit_price},
+                request.take_profit_price,
+            ),
+        ]
         states = []
-        if request.stop_loss_price is not None:
-            if not has.get("createStopLossOrder"):
-                raise ProtectionUnsupported(f"{self.config.exchange_id} has no stop-loss orders in ccxt")
-            states.append(
-                await self.create_order(
-                    OrderRequest(
-                        client_order_id=str(request.stop_loss_client_order_id),
-                        symbol=request.symbol,
-                        side=OrderSide.SELL,
-                        type=OrderType.STOP_MARKET,
-                        amount=request.amount,
-                        stop_price=request.stop_loss_price,
-                    )
-                )
+        for capability, name, client_id, order_type, prices, wanted in legs:
+            if wanted is None:
+                continue
+            if not has.get(capability):
+                raise ProtectionUnsupported(f"{self.config.exchange_id} has no {name} orders in ccxt")
+            leg = OrderRequest(
+                client_order_id=str(client_id),
+                symbol=request.symbol,
+                side=OrderSide.SELL,
+                type=order_type,
+                amount=request.amount,
+                **prices,
             )
-        if request.take_profit_price is not None:
-            if not has.get("createTakeProfitOrder"):
-                raise ProtectionUnsupported(f"{self.config.exchange_id} has no take-profit orders in ccxt")
-            states.append(
-                await self.create_order(
-                    OrderRequest(
-                        client_order_id=str(request.take_profit_client_order_id),
-                        symbol=request.symbol,
-                        side=OrderSide.SELL,
-                        type=OrderType.TAKE_PROFIT_LIMIT,
-                        amount=request.amount,
-                        price=request.take_profit_price,
-                    )
-                )
-            )
+            states.append(await self.create_order(leg))
         return states
 
     async def close(self) -> None:
