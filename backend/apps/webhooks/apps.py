@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class WebhooksConfig(AppConfig):
     name = "apps.webhooks"
     label = "webhooks"
+
+    def ready(self) -> None:
+        from apps.webhooks import signals  # noqa: F401  (connects the signal receivers)

@@ -134,3 +134,20 @@ def test_create_webhook_token_prints_the_token_last(alice, redis_url: str) -> No
 def test_create_webhook_token_for_an_unknown_user_fails_clearly() -> None:
     with pytest.raises(CommandError, match="no user named 'nobody'"):
         call_command("create_webhook_token", "nobody")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_deactivated_users_token_is_refused_within_a_second(
+    alice, receiver: ReceiverFactory, redis: aioredis.Redis
+) -> None:
+    _, plain = await sync_to_async(token_create)(user=alice)
+    async with receiver(loader=db_token_loader) as client:
+        accepted = await client.post(f"/webhook/{plain}", data=orjson.dumps(ALERT))
+        alice.is_active = False
+        await sync_to_async(alice.save)()
+        deactivated_at = time.monotonic()
+        while (await client.post(f"/webhook/{plain}", data=orjson.dumps(ALERT))).status == 200:
+            assert time.monotonic() - deactivated_at < 1.0, "deactivated user's token still accepted after a second"
+            await asyncio.sleep(0.05)
+
+    assert accepted.status == 200
