@@ -45,13 +45,13 @@ def test_guard_leaves_positions_whose_prices_were_not_crossed(alerts):
     assert closed == 0 and position.status == "open"
 
 
-def test_an_alert_price_crossing_a_guarded_target_closes_the_position_first(alerts):
-    position = _engine_guarded_position(alerts)
-    alerts.engine.gateway.price_update(symbol="BTC/USDT", last="46500")
+def test_an_alert_price_crossing_a_guarded_target_closes_the_position_first(live_alerts, simulator_thread):
+    position = _engine_guarded_position(live_alerts)
+    simulator_thread.control("price", {"symbol": "BTCUSDT", "last": "46500"})
 
-    webhook = alerts.send({"Symbol": "BTCUSDT", "Action": "PING", "Close": "46500"})
+    webhook = live_alerts.send({"Symbol": "BTCUSDT", "Action": "PING", "Close": "46500"})
 
     position.refresh_from_db()
     assert webhook.status == "processed"
     assert position.status == "closed" and position.realized_pnl > 0
-    assert Order.objects.get(position=position, kind="take_profit").status == "filled"
+    assert Order.objects.get(position=position, kind="take_profit", type="market").status == "filled"

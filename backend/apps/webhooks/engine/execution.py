@@ -109,12 +109,11 @@ class AlertExecutor:
     def _guard(self, broker: Broker, alert: Alert) -> None:
         """An alert's price is a price too: guarded stops and targets it crosses act first."""
         price = alert.close or alert.prix
-        if (
-            price is None
-            or not WebhookState.objects.filter(
-                broker=broker, status=PositionStatus.OPEN, protection_mode="engine"
-            ).exists()
-        ):
+        if price is None or broker.is_paper or self.gateway.force_paper:
+            return  # the paper exchange holds every stop and target itself
+        if not WebhookState.objects.filter(
+            broker=broker, status=PositionStatus.OPEN, protection_mode="engine"
+        ).exists():
             return
         market = self._market(broker, alert.symbol)
         positions_guard(self.gateway, symbol=market.symbol, low=price, high=price, broker_id=broker.pk)

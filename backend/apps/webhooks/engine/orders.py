@@ -81,6 +81,20 @@ def order_reject(order: Order, error: Exception) -> None:
     order.save(update_fields=["status", "error_message", "updated_at"])
 
 
+STATE_FIELDS = [
+    "exchange_order_id",
+    "status",
+    "filled",
+    "average_price",
+    "fee",
+    "fee_base",
+    "fill_applied",
+    "raw",
+    "position",
+    "updated_at",
+]
+
+
 def order_update_from_state(order: Order, state: OrderState) -> None:
     """Copy the exchange's view onto the row and mark its fill as carried to the position."""
     order.exchange_order_id = state.id or order.exchange_order_id
@@ -91,7 +105,7 @@ def order_update_from_state(order: Order, state: OrderState) -> None:
     order.fee_base = state.fee_base
     order.fill_applied = max(order.fill_applied, state.filled)
     order.raw = _jsonable(order_state_to_dict(state))
-    order.save()
+    order.save(update_fields=STATE_FIELDS)
 
 
 def _jsonable(value: Any) -> Any:

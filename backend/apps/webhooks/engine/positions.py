@@ -98,6 +98,7 @@ def _position_apply_fill(
     if order.side == OrderSide.BUY:
         if position is None:
             position = WebhookState(user_id=order.user_id, broker_id=order.broker_id, symbol=order.symbol, side="long")
+            position.just_created = True  # type: ignore[attr-defined]
         webhook = order.webhook if order.webhook_id else None
         if webhook is not None:  # the alert that bought sets the protection prices
             position.stop_loss_price = webhook.prix_sl or position.stop_loss_price
@@ -110,6 +111,9 @@ def _position_apply_fill(
     sold = min(new_fill, position.quantity)
     _store(position, position_apply_sell(_domain(position), amount=sold, price=price, fee=new_fee), price=price)
     return position
+
+
+STATUS_FIELDS = ["exchange_order_id", "status", "average_price", "raw", "updated_at"]
 
 
 def _order_copy_status(order: Order, state: OrderState) -> None:
@@ -140,22 +144,31 @@ def protection_cancel(position: WebhookState, gateway: GatewayClient) -> None:
     """Cancel the position's live stop-loss / take-profit; a fill found meanwhile is applied."""
     orders = _protective_orders(position)
     never_sent = [order.pk for order in orders if order.status == OrderStatus.NEW]
-    Order.objects.filter(pk__in=never_sent).update(status=OrderStatus.CANCELED)
+    if never_sent:
+        Order.objects.filter(pk__in=never_sent).update(status=OrderStatus.CANCELED)
     sent = [order for order in orders if order.status != OrderStatus.NEW]
-    if sent:
-        answers = gateway.cancel_orders(
-            position.broker_id, symbol=position.symbol, client_order_ids=[order.client_order_id for order in sent]
-        )
-        for order, answer in zip(sent, answers, strict=True):
-            if isinstance(answer, OrderNotFound):
-                Order.objects.filter(pk=order.pk).update(
-                    status=OrderStatus.CANCELED, error_message="not found on the exchange"
-                )
-            elif isinstance(answer, TradingError):
-                raise answer
-            else:
-                order_state_apply(order, answer)
-    position.refresh_from_db()
+    if not sent:
+        return
+    answers = gateway.cancel_orders(
+        position.broker_id, symbol=position.symbol, client_order_ids=[order.client_order_id for order in sent]
+    )
+    quiet, filled = [], False
+    for order, answer in zip(sent, answers, strict=True):
+        if isinstance(answer, OrderNotFound):
+            order.status, order.error_message = OrderStatus.CANCELED, "not found on the exchange"
+            order.updated_at = timezone.now()
+            quiet.append(order)
+        elif isinstance(answer, TradingError):
+            raise answer
+        elif answer.filled <= order.fill_applied:  # the usual case: cancelled, nothing filled
+            _order_copy_status(order, answer)
+            quiet.append(order)
+        else:
+            order_state_apply(order, answer)
+            filled = True
+    Order.objects.bulk_update(quiet, [*STATUS_FIELDS, "error_message"])
+    if filled:
+        position.refresh_from_db()
 
 
 def protection_sync(
@@ -169,7 +182,13 @@ def protection_sync(
     """
     if not fresh:
         position.refresh_from_db()
-    live = list(position.orders.filter(kind__in=(*PROTECTIVE, OrderKind.EXIT), status__in=LIVE).order_by("id"))
+    brand_new = getattr(position, "just_created", False)  # no order can be attached to it yet
+    position.just_created = False  # type: ignore[attr-defined]
+    live = (
+        []
+        if brand_new
+        else list(position.orders.filter(kind__in=(*PROTECTIVE, OrderKind.EXIT), status__in=LIVE).order_by("id"))
+    )
     current = [order for order in live if order.kind in PROTECTIVE]
     exiting = sum((order.amount - order.filled for order in live if order.kind == OrderKind.EXIT), Decimal(0))
     target = position.quantity - exiting if position.status == PositionStatus.OPEN else Decimal(0)
@@ -252,9 +271,10 @@ def _protection_matches(current: list[Order], *, target: Decimal, stop: Decimal 
 def _protection_place(position: WebhookState, rows: list[Order], gateway: GatewayClient) -> None:
     stop_row = next((row for row in rows if row.kind == OrderKind.STOP_LOSS), None)
     take_row = next((row for row in rows if row.kind == OrderKind.TAKE_PROFIT), None)
-    Order.objects.filter(pk__in=[row.pk for row in rows]).exclude(status=OrderStatus.SUBMITTING).update(
-        status=OrderStatus.SUBMITTING
-    )
+    if any(row.status != OrderStatus.SUBMITTING for row in rows):  # rows of an earlier try
+        Order.objects.filter(pk__in=[row.pk for row in rows]).exclude(status=OrderStatus.SUBMITTING).update(
+            status=OrderStatus.SUBMITTING
+        )
     request = ProtectionRequest(
         symbol=position.symbol,
         amount=rows[0].amount,
@@ -308,7 +328,7 @@ def _apply_protection_states(position: WebhookState, rows: list[Order], states: 
             resting.append(row)
         else:
             order_state_apply(row, state)
-    Order.objects.bulk_update(resting, ["exchange_order_id", "status", "average_price", "raw", "updated_at"])
+    Order.objects.bulk_update(resting, STATUS_FIELDS)
     _set_protection_fields(position, rows)
 
 

@@ -176,6 +176,8 @@ def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator, first_de
                 f"duplicate of alert #{first or earlier} received within the last {seconds} s: recorded, not executed"
             )
 
+    if not problem:
+        fields["status"] = WebhookStatus.PROCESSING  # recorded by the try that executes it
     if problem:
         fields["status"] = WebhookStatus.ERROR
         fields["error_message"] = problem
