@@ -8,6 +8,7 @@ caller got is never lost by a restart.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -124,11 +125,14 @@ class PaperExchange:
         clock: Callable[[], int] = _wall_clock_ms,
         write_behind: bool = False,
     ) -> None:
-        """`write_behind`: answer before the save finishes; the next change (and `close`) waits
-        for it, so saves stay in order and a stop loses at most the last change."""
+        """`write_behind`: answer before the save finishes. Changes made while a save runs are
+        gathered and written by the next save, in order; `close` waits for all of them, and a
+        killed process loses at most the changes of the last few milliseconds."""
         self.account_key = account_key
         self.write_behind = write_behind
         self._saving: asyncio.Task[None] | None = None
+        self._unsaved_balances: BalanceRecords | None = None
+        self._unsaved_orders: dict[str, PaperOrder] = {}
         self.book = book
         self.prices = prices
         self.store = store
@@ -197,13 +201,8 @@ class PaperExchange:
 
     async def flush(self) -> None:
         """Wait until every change is saved."""
-        saving, self._saving = self._saving, None
-        if saving is None:
-            return
-        try:
-            await saving
-        except Exception:  # the changes went back to the book: the next save retries them
-            logger.exception("paper account %s: saving failed; retrying with the next change", self.account_key)
+        while self._saving is not None and not self._saving.done():
+            await asyncio.shield(self._saving)
 
     async def on_price(
         self, symbol: str, *, last: Decimal, low: Decimal | None = None, high: Decimal | None = None
@@ -236,12 +235,31 @@ class PaperExchange:
         return order
 
     async def _persist(self) -> None:
-        await self.flush()
         balances, orders = self.book.take_changes()
-        if self.write_behind:
-            self._saving = asyncio.create_task(self._save(balances, orders))
+        if not self.write_behind:
+            await self._save(balances, orders)
             return
-        await self._save(balances, orders)
+        self._unsaved_balances = balances
+        # Copies: the save runs on another thread while the book goes on changing its orders.
+        self._unsaved_orders.update((order.id, copy.copy(order)) for order in orders)
+        if self._saving is None or self._saving.done():
+            self._saving = asyncio.create_task(self._save_unsaved())
+
+    async def _save_unsaved(self) -> None:
+        """Write what changed until nothing is left; a failed save is retried, never dropped."""
+        while self._unsaved_balances is not None or self._unsaved_orders:
+            balances = self._unsaved_balances or {}
+            orders = sorted(self._unsaved_orders.values(), key=lambda order: int(order.id) if order.id.isdigit() else 0)
+            self._unsaved_balances, self._unsaved_orders = None, {}
+            try:
+                await self.store.save(self.account_key, balances, orders)
+            except Exception:
+                logger.exception("paper account %s: saving failed; retrying", self.account_key)
+                if self._unsaved_balances is None:
+                    self._unsaved_balances = balances
+                for order in orders:
+                    self._unsaved_orders.setdefault(order.id, order)
+                await asyncio.sleep(0.5)
 
     async def _save(self, balances: BalanceRecords, orders: list[PaperOrder]) -> None:
         try:

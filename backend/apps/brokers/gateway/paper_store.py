@@ -81,9 +81,10 @@ class DjangoPaperStore:
                     unique_fields=["account", "order_id"],
                     update_fields=["status", "record", "client_order_id", "updated_at"],
                 )
-            PaperAccount.objects.filter(pk=account_id).update(
-                balances=balances, next_order_id=next_order_id, updated_at=timezone.now()
-            )
+            changes: dict[str, object] = {"next_order_id": next_order_id, "updated_at": timezone.now()}
+            if balances:
+                changes["balances"] = balances
+            PaperAccount.objects.filter(pk=account_id).update(**changes)
         if account_key in self._known_client_ids:
             self._known_client_ids[account_key].update(order.client_order_id for order in orders)
 

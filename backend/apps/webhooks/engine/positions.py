@@ -113,6 +113,13 @@ def _position_apply_fill(
     return position
 
 
+def _orders_save(orders: list[Order], fields: list[str]) -> None:
+    """Plain UPDATEs: for two or three rows much cheaper than bulk_update's CASE expressions."""
+    with transaction.atomic():
+        for order in orders:
+            Order.objects.filter(pk=order.pk).update(**{field: getattr(order, field) for field in fields})
+
+
 STATUS_FIELDS = ["exchange_order_id", "status", "average_price", "raw", "updated_at"]
 
 
@@ -166,7 +173,7 @@ def protection_cancel(position: WebhookState, gateway: GatewayClient) -> None:
         else:
             order_state_apply(order, answer)
             filled = True
-    Order.objects.bulk_update(quiet, [*STATUS_FIELDS, "error_message"])
+    _orders_save(quiet, [*STATUS_FIELDS, "error_message"])
     if filled:
         position.refresh_from_db()
 
@@ -328,7 +335,7 @@ def _apply_protection_states(position: WebhookState, rows: list[Order], states: 
             resting.append(row)
         else:
             order_state_apply(row, state)
-    Order.objects.bulk_update(resting, STATUS_FIELDS)
+    _orders_save(resting, STATUS_FIELDS)
     _set_protection_fields(position, rows)
 
 
