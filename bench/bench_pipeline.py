@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -78,6 +79,12 @@ async def _burst(url: str, bodies: list[dict[str, str | int]]) -> None:
         await asyncio.gather(*(_send(session, url, body) for body in bodies))
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_processed(stack: BenchStack, total: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -128,10 +135,13 @@ def main() -> None:
         burst = [_alert(n, symbols, broker, prices) for n in range(1000, 2000)]
         for body in burst:
             body["ID"] = f"burst-{body['ID']}"
+        names = ("redis", "gateway", "engine", "receiver")
+        cpu_before = {name: _cpu_seconds(p.pid) for name, p in zip(names, stack.processes, strict=True)}
         sent = time.perf_counter()
         asyncio.run(_burst(url, burst))
         answered = time.perf_counter() - sent
         _wait_processed(stack, before + len(burst), timeout=300)
+        cpu = {name: _cpu_seconds(p.pid) - cpu_before[name] for name, p in zip(names, stack.processes, strict=True)}
         first, last = stack.sql(
             f"SELECT min(received_at), max(processed_at) FROM webhooks_webhook WHERE id > {before}"
         )[0]
@@ -140,6 +150,7 @@ def main() -> None:
             f"(b) burst of {len(burst)} alerts over {len(symbols)} symbols: all answered in {answered:.2f} s, "
             f"fully processed {(_ts(last) - _ts(first)):.2f} s after the first arrived ({errors} in error; target ≤ 10 s)"
         )
+        print("    CPU seconds used during the burst: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
     finally:
         stack.stop()
 
