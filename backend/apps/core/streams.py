@@ -32,6 +32,7 @@ WEBHOOK_DEAD = "webhook_raw_dead"  # entries that kept failing, kept for the ope
 EXCHANGE_REQUESTS = "exchange_requests"  # engine/web → gateway
 EXCHANGE_EVENTS = "exchange_events"  # gateway → engine: orders that changed on their own
 HEARTBEAT = "heartbeat"  # heartbeat → engine: closed 1-minute candles
+HEARTBEAT_LAST = "heartbeat:last"  # hash symbol → JSON {exchange, time, close, published_at}
 
 ENGINE_GROUP = "engine"
 GATEWAY_GROUP = "gateway"

@@ -1,6 +1,6 @@
-"""The engine's stream consumer: alerts and exchange events in, each acknowledged only once
-its outcome is recorded. Crashed tries are taken up again; entries that keep failing go to
-the dead-letter stream and show up as errors."""
+"""The engine's stream consumer: alerts, exchange events and heartbeat candles in, each
+acknowledged only once its outcome is recorded. Crashed tries are taken up again; entries that
+keep failing go to the dead-letter stream and show up as errors."""
 
 from __future__ import annotations
 
@@ -21,17 +21,20 @@ from apps.core.gateway_client import GatewayClient
 from apps.core.streams import (
     ENGINE_GROUP,
     EXCHANGE_EVENTS,
+    HEARTBEAT,
     STREAM_KEEP_SECONDS,
     STREAM_MAXLEN,
     WEBHOOK_DEAD,
     WEBHOOK_RAW,
+    Candle,
     ExchangeEvent,
     RawAlert,
 )
 from apps.core.trim import stream_trim_acknowledged
 from apps.webhooks.engine.dedup import Deduplicator
 from apps.webhooks.engine.execution import AlertExecutor
-from apps.webhooks.engine.partitions import Partitioner
+from apps.webhooks.engine.market import StalePrices, candle_handle
+from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner
 from apps.webhooks.engine.positions import order_follow_up, order_state_apply
 from apps.webhooks.engine.reconcile import orders_reconcile
 from apps.webhooks.engine.recording import alert_record
@@ -40,7 +43,7 @@ from trading.errors import TemporaryError
 
 logger = logging.getLogger("aristobot.engine")
 
-STREAMS = (WEBHOOK_RAW, EXCHANGE_EVENTS)
+STREAMS = (WEBHOOK_RAW, EXCHANGE_EVENTS, HEARTBEAT)
 TRIM_EVERY_SECONDS = 300
 RECONCILE_EVERY_SECONDS = 10
 
@@ -75,6 +78,7 @@ class TradingEngine:
         self.dedup = Deduplicator(client, window_seconds=settings.ALERT_DEDUP_WINDOW_SECONDS)
         self.executor = AlertExecutor(gateway)
         self.partitions = Partitioner()
+        self.stale_prices = StalePrices(client, max_age_seconds=settings.HEARTBEAT_STALE_SECONDS)
         self._held: dict[str, set[str]] = {}  # partition → entries waiting behind an unfinished one
         threads = settings.ENGINE_THREADS if threads is None else threads
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="engine") if threads > 1 else None
@@ -104,6 +108,7 @@ class TradingEngine:
             # Live exchanges do not tell us when a resting order fills: ask them.
             self._last_reconcile = time.monotonic()
             orders_reconcile(self.gateway, live_only=True)
+        self.stale_prices.check()
         if time.monotonic() - self._last_trim > TRIM_EVERY_SECONDS:
             self._last_trim = time.monotonic()
             for stream in STREAMS:
@@ -139,11 +144,17 @@ class TradingEngine:
                 groups.setdefault(key, []).append((_text(stream), _text(entry_id), fields))
         for group in groups.values():
             group.sort(key=lambda item: _entry_order(item[1]))
-        if self._pool is None or len(groups) < 2:
-            for key, group in groups.items():
+        # Candles mark, guard and fill every user's positions on a symbol: they run after the
+        # batch's alert and event partitions, one at a time, so never beside an alert of theirs.
+        candles = {key: group for key, group in groups.items() if key.startswith(HEARTBEAT_PREFIX)}
+        others = {key: group for key, group in groups.items() if key not in candles}
+        if self._pool is None or len(others) < 2:
+            for key, group in others.items():
                 self._run_partition(key, group, first_delivery)
         else:
-            list(self._pool.map(lambda kv: self._run_partition(kv[0], kv[1], first_delivery), groups.items()))
+            list(self._pool.map(lambda kv: self._run_partition(kv[0], kv[1], first_delivery), others.items()))
+        for key, group in candles.items():
+            self._run_partition(key, group, first_delivery)
         return sum(len(group) for group in groups.values())
 
     def _run_partition(self, key: str, group: list[tuple[str, str, dict[Any, Any]]], first_delivery: bool) -> None:
@@ -160,6 +171,8 @@ class TradingEngine:
         try:
             if stream == WEBHOOK_RAW:
                 self.alert_handle(entry_id, RawAlert.from_fields(fields), first_delivery=first_delivery)
+            elif stream == HEARTBEAT:
+                candle_handle(Candle.from_fields(fields), self.gateway)
             else:
                 self.event_handle(ExchangeEvent.from_fields(fields))
         except TemporaryError as exc:

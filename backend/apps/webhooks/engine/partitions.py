@@ -2,6 +2,8 @@
 
 Alerts and exchange events of different partitions run concurrently; within a partition they
 run in stream order, and an entry that failed holds back the later ones until it is done.
+Heartbeat candles touch every user's positions on their symbol: their partitions
+(`heartbeat:SYMBOL`) run after the others of the batch, one at a time (see the consumer).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import re
 from typing import Any
 
 from apps.brokers.models import Broker
-from apps.core.streams import WEBHOOK_RAW, ExchangeEvent, RawAlert
+from apps.core.streams import HEARTBEAT, WEBHOOK_RAW, Candle, ExchangeEvent, RawAlert
 
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]")
+HEARTBEAT_PREFIX = "heartbeat:"
 
 
 def symbol_key(symbol: object) -> str:
@@ -28,6 +31,8 @@ class Partitioner:
         self._broker_users: dict[int, int | None] = {}
 
     def key(self, stream: str, fields: dict[Any, Any]) -> str:
+        if stream == HEARTBEAT:
+            return HEARTBEAT_PREFIX + symbol_key(Candle.from_fields(fields).symbol)
         if stream == WEBHOOK_RAW:
             raw = RawAlert.from_fields(fields)
             try:

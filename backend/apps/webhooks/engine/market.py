@@ -1,0 +1,199 @@
+"""What the engine does with each heartbeat candle: feed the paper exchange, mark open
+positions to market, guard engine-protected positions, and record missed alerts (MISS).
+
+The candle's close time is the market clock: MISS detection never reads the system clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import redis
+from django.db.models import Q
+
+from apps.core.gateway_client import GatewayClient
+from apps.core.heartbeat.status import heartbeat_last
+from apps.core.streams import Candle
+from apps.webhooks.engine.guard import positions_guard
+from apps.webhooks.engine.partitions import symbol_key
+from apps.webhooks.models import PositionStatus, Webhook, WebhookState, WebhookStatus
+from trading.alerts import interval_parse
+from trading.errors import AlertInvalid
+from trading.miss import GRACE, SILENCE, alert_bar, bars_missed
+from trading.positions import Position, position_unrealized_pnl
+
+logger = logging.getLogger("aristobot.engine")
+
+MISS = "MISS"
+CANDLE_LENGTH = timedelta(minutes=1)
+STREAM_LOOKBACK = timedelta(days=8)  # streams with an alert this recent may still expect a bar (weekly ones)
+STORED_PLACES = Decimal("0.000000000001")
+
+
+def candle_clock(candle: Candle) -> datetime:
+    """The market clock a candle sets: its close time."""
+    return datetime.fromisoformat(candle.time) + CANDLE_LENGTH
+
+
+def candle_handle(candle: Candle, gateway: GatewayClient) -> None:
+    """Everything one closed candle means for the engine; safe to run twice for the same candle."""
+    gateway.price_update(symbol=candle.symbol, last=candle.close, low=candle.low, high=candle.high)
+    positions_mark(symbol=candle.symbol, price=candle.close)
+    positions_guard(gateway, symbol=candle.symbol, low=candle.low, high=candle.high)
+    misses_record(symbol=candle.symbol, clock=candle_clock(candle))
+
+
+def positions_mark(*, symbol: str, price: Decimal) -> int:
+    """Set current price and unrealised P&L of the open positions on `symbol`; two queries."""
+    key = symbol_key(symbol)
+    positions = [
+        position
+        for position in WebhookState.objects.filter(status=PositionStatus.OPEN, symbol__icontains=_base_hint(symbol))
+        if symbol_key(position.symbol) == key
+    ]
+    for position in positions:
+        figures = Position(Decimal(position.quantity), Decimal(position.entry_price), Decimal(position.entry_fees))
+        position.current_price = price
+        position.unrealized_pnl = position_unrealized_pnl(figures, price=price).quantize(STORED_PLACES)
+    # Only the two marked fields: a fill applied meanwhile keeps its quantity.
+    WebhookState.objects.bulk_update(positions, ["current_price", "unrealized_pnl"])
+    return len(positions)
+
+
+def _base_hint(symbol: str) -> str:
+    """A substring every spelling of the symbol contains (`BTC` for BTC/USDT), to narrow queries."""
+    base = symbol.split(":")[-1] if "/" not in symbol.split(":")[0] else symbol
+    return base.split("/")[0] if "/" in base else ""
+
+
+@dataclass
+class _Stream:
+    """One alert stream (user, broker, symbol, interval) and the bars it answered."""
+
+    user_id: int
+    broker_id: int | None
+    interval: timedelta
+    symbol: str = ""
+    interval_text: str = ""
+    bars: set[datetime] = field(default_factory=set)
+    recorded: set[datetime] = field(default_factory=set)
+
+
+def misses_record(*, symbol: str, clock: datetime) -> list[Webhook]:
+    """Record one MISS per bar of `symbol`'s alert streams that closed without its alert."""
+    key = symbol_key(symbol)
+    recent = (
+        Webhook.objects.filter(received_at__gte=clock - STREAM_LOOKBACK, user__isnull=False)
+        .exclude(interval="")
+        .exclude(action=MISS)
+        .filter(symbol__icontains=_base_hint(symbol))
+        .order_by()
+        .values("user_id", "broker_id", "symbol", "interval")
+        .distinct()
+    )
+    streams: dict[tuple[int, int | None, timedelta], _Stream] = {}
+    for row in recent:
+        if symbol_key(row["symbol"]) != key:
+            continue
+        try:
+            interval = interval_parse(row["interval"])
+        except AlertInvalid:
+            continue
+        stream_id = (row["user_id"], row["broker_id"], interval)
+        streams.setdefault(stream_id, _Stream(row["user_id"], row["broker_id"], interval))
+    created = []
+    for stream in streams.values():
+        _stream_load(stream, key=key, clock=clock)
+        for bar in bars_missed(interval=stream.interval, alert_bars=stream.bars, clock=clock, recorded=stream.recorded):
+            created.append(_miss_create(stream, bar=bar, clock=clock))
+    return created
+
+
+def _stream_load(stream: _Stream, *, key: str, clock: datetime) -> None:
+    """The bars a stream's alerts answered, and its MISSes already recorded, since a day (or a
+    few bars) before the clock: older bars were judged by earlier candles."""
+    since = clock - max(SILENCE, stream.interval) - 3 * stream.interval - GRACE
+    broker = Q(broker__isnull=True) if stream.broker_id is None else Q(broker_id=stream.broker_id)
+    rows: Any = (
+        Webhook.objects.filter(broker, user_id=stream.user_id)
+        .filter(Q(received_at__gte=since) | Q(bar_time__gte=since))
+        .exclude(interval="")
+        .values_list("symbol", "interval", "action", "bar_time", "received_at")
+        .order_by("received_at", "id")
+    )
+    for row_symbol, interval_text, action, bar_time, received_at in rows.iterator():
+        if symbol_key(row_symbol) != key:
+            continue
+        try:
+            if interval_parse(interval_text) != stream.interval:
+                continue
+        except AlertInvalid:
+            continue
+        if action == MISS:
+            if bar_time is not None:
+                stream.recorded.add(bar_time)
+            continue
+        stream.bars.add(alert_bar(interval=stream.interval, bar_time=bar_time, received_at=received_at))
+        stream.symbol, stream.interval_text = row_symbol, interval_text
+
+
+def _miss_create(stream: _Stream, *, bar: datetime, clock: datetime) -> Webhook:
+    close = bar + stream.interval
+    message = (
+        f"no alert for the {stream.interval_text} bar opened {bar:%Y-%m-%d %H:%M} UTC: it closed at "
+        f"{close:%Y-%m-%d %H:%M} and nothing arrived by {close + GRACE:%H:%M} (heartbeat clock {clock:%H:%M})"
+    )
+    webhook = Webhook.objects.create(
+        user_id=stream.user_id,
+        broker_id=stream.broker_id,
+        symbol=stream.symbol,
+        interval=stream.interval_text,
+        action=MISS,
+        status=WebhookStatus.MISS,
+        bar_time=bar,
+        received_at=clock,
+        processed_at=clock,
+        error_message=message,
+    )
+    logger.warning("MISS #%s %s %s: %s", webhook.pk, stream.symbol, stream.interval_text, message)
+    return webhook
+
+
+class StalePrices:
+    """Warns when the heartbeat's last candle for a symbol with open positions is too old (throttled)."""
+
+    def __init__(
+        self, client: redis.Redis, *, max_age_seconds: float = 180, check_every: float = 60, repeat_every: float = 600
+    ) -> None:
+        self.redis = client
+        self.max_age_seconds = max_age_seconds
+        self.check_every = check_every
+        self.repeat_every = repeat_every
+        self._last_check = 0.0
+        self._warned: dict[str, float] = {}
+
+    def check(self, *, now: float | None = None) -> list[str]:
+        """The symbols whose prices are stale; logs each at most once per `repeat_every`."""
+        now = time.time() if now is None else now
+        if now - self._last_check < self.check_every:
+            return []
+        self._last_check = now
+        last = {symbol_key(symbol): candle for symbol, candle in heartbeat_last(self.redis).items()}
+        symbols = set(WebhookState.objects.filter(status=PositionStatus.OPEN).values_list("symbol", flat=True))
+        stale = []
+        for symbol in sorted(symbols):
+            candle = last.get(symbol_key(symbol))
+            age = None if candle is None else candle.age_seconds(now)
+            if age is not None and age <= self.max_age_seconds:
+                continue
+            stale.append(symbol)
+            if now - self._warned.get(symbol, 0.0) >= self.repeat_every:
+                self._warned[symbol] = now
+                said = "no heartbeat candle yet" if age is None else f"last heartbeat candle {age:.0f} s ago"
+                logger.warning("prices of %s are stale (%s): is run_heartbeat running?", symbol, said)
+        return stale
