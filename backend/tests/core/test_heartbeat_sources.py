@@ -121,8 +121,9 @@ def test_ccxt_source_publishes_closed_candles_only_and_backs_off_on_network_erro
         ("BTC/USDT", "BTC/USDT"),
         ("BTC/USDT:USDT", "BTC/USDT"),
         ("BTCUSDT.P", "BTC/USDT"),
-        ("SOLUSDC", "SOL/USDC"),
+        ("SOLUSDT", "SOL/USDT"),
         ("FOO", None),
+        ("FOOUSDT", None),
     ],
 )
 def test_tradingview_symbols_read_as_unified_symbols(written: str, unified: str | None):

@@ -1,5 +1,6 @@
 """Which symbols the heartbeat publishes: those of open positions, resting orders and the
-last day's alerts, plus the configured ones; all unified (`BTC/USDT`)."""
+last day's alerts, plus the configured ones; all unified (`BTC/USDT`) through the paper
+exchange's markets, so a symbol no market knows is left out."""
 
 from __future__ import annotations
 
@@ -10,26 +11,25 @@ from datetime import timedelta
 from django.utils import timezone
 
 from apps.webhooks.models import Order, PositionStatus, Webhook, WebhookState
+from trading.errors import TradingError
+from trading.markets import symbol_resolve
 from trading.orders import OrderStatus
+from trading.paper.markets import PAPER_MARKETS
 
-# Quote currencies recognised at the end of a TradingView symbol, longest first.
-QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "TRY", "BTC", "ETH", "BNB")
 _PERPETUAL = re.compile(r"\.P$|PERP$")
 
 
 def symbol_unified(symbol: str) -> str | None:
-    """`BINANCE:BTCUSDT` → `BTC/USDT`; `ETH/USDT` stays; None when the quote is not recognised."""
+    """`BINANCE:BTCUSDT` → `BTC/USDT`, through the markets' ids (never by slicing the text);
+    None when no market knows the symbol."""
     text = str(symbol or "").strip().upper()
-    if "/" in text:
-        if ":" in text and text.index(":") < text.index("/"):  # an exchange prefix
-            text = text.split(":", 1)[1]
-        return text.split(":")[0]  # BTC/USDT:USDT (a ccxt swap) → BTC/USDT
-    text = _PERPETUAL.sub("", text.split(":")[-1])
-    text = re.sub(r"[^A-Z0-9]", "", text)
-    for quote in QUOTES:
-        if text.endswith(quote) and len(text) > len(quote):
-            return f"{text[: -len(quote)]}/{quote}"
-    return None
+    if "/" in text and ":" in text.split("/", 1)[1]:
+        text = text.rsplit(":", 1)[0]  # BTC/USDT:USDT, a ccxt swap → BTC/USDT
+    text = _PERPETUAL.sub("", text)
+    try:
+        return symbol_resolve(text, PAPER_MARKETS).symbol
+    except TradingError:
+        return None
 
 
 def symbols_in_use(extra: Iterable[str] = (), *, since: timedelta = timedelta(days=1)) -> list[str]:
