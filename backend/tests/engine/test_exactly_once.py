@@ -31,7 +31,7 @@ def test_alert_read_by_an_engine_that_died_is_processed_after_restart(alerts, re
     redis_client.xreadgroup(ENGINE_GROUP, "engine-test", {WEBHOOK_RAW: ">"}, count=10)
     assert not Webhook.objects.exists()
 
-    restarted = TradingEngine(redis_client, gateway, consumer="engine-test")
+    restarted = TradingEngine(redis_client, gateway, consumer="engine-test", threads=1)
     restarted.start()
 
     assert Webhook.objects.get(stream_id=entry).status == "processed"
@@ -66,7 +66,11 @@ def test_alert_waits_for_a_stopped_gateway_and_executes_once_it_is_back(
 ):
     gateway_service.stop()
     impatient = TradingEngine(
-        redis_client, GatewayClient(redis_client, timeout_seconds=1), consumer="engine-test", retry_idle_ms=200
+        redis_client,
+        GatewayClient(redis_client, timeout_seconds=1),
+        consumer="engine-test",
+        retry_idle_ms=200,
+        threads=1,
     )
     entry = alerts.add(BUY_BODY)
     impatient.step(block_ms=50)
@@ -93,6 +97,7 @@ def test_alert_that_keeps_failing_goes_to_the_dead_letter_stream_and_shows_as_an
         consumer="engine-test",
         retry_idle_ms=100,
         max_deliveries=2,
+        threads=1,
     )
     entry = alerts.add(BUY_BODY)
     _drain_with_retries(engine, seconds=6)

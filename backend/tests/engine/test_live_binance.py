@@ -146,7 +146,9 @@ def test_engine_test_mode_sends_a_live_brokers_orders_to_the_paper_exchange(redi
     live = Broker(user=alice, name="Real", exchange="binance", type_de_trading="Webhooks", is_default=True)
     live.api_base_url = "http://127.0.0.1:9"  # nothing listens: a real call would fail
     live.save()
-    engine = TradingEngine(redis_client, GatewayClient(redis_client, timeout_seconds=5, force_paper=True), consumer="t")
+    engine = TradingEngine(
+        redis_client, GatewayClient(redis_client, timeout_seconds=5, force_paper=True), consumer="t", threads=1
+    )
     engine.start()
 
     webhook = AlertSender(redis_client, engine, alice, live).send(BUY_BODY)
