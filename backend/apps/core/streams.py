@@ -278,7 +278,25 @@ def _dec(value: Any) -> Decimal | None:
 
 
 def order_state_to_dict(order: OrderState) -> dict[str, Any]:
-    return asdict(order)
+    """The order's fields as a dict (by hand: `asdict` deep-copies, and this runs for every answer)."""
+    return {
+        "id": order.id,
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.type.value,
+        "status": order.status.value,
+        "amount": order.amount,
+        "filled": order.filled,
+        "price": order.price,
+        "stop_price": order.stop_price,
+        "average": order.average,
+        "fee": order.fee,
+        "fee_base": order.fee_base,
+        "fee_currency": order.fee_currency,
+        "timestamp_ms": order.timestamp_ms,
+        "raw": dict(order.raw),
+    }
 
 
 def order_state_from_dict(data: dict[str, Any]) -> OrderState:
@@ -295,6 +313,7 @@ def order_state_from_dict(data: dict[str, Any]) -> OrderState:
         stop_price=_dec(data.get("stop_price")),
         average=_dec(data.get("average")),
         fee=Decimal(str(data.get("fee") or 0)),
+        fee_base=Decimal(str(data.get("fee_base") or 0)),
         fee_currency=data.get("fee_currency"),
         timestamp_ms=data.get("timestamp_ms"),
         raw=data.get("raw") or {},

@@ -72,10 +72,12 @@ def order_state_apply(order: Order, state: OrderState) -> WebhookState | None:
         _order_update_status(order, state)
         return order.position
     with transaction.atomic():
-        # The row lock makes a reply and an event for the same fill apply it once.
-        order.fill_applied, order.fee, order.fee_base = (
-            Order.objects.select_for_update().values_list("fill_applied", "fee", "fee_base").get(pk=order.pk)
-        )
+        if not (getattr(order, "just_recorded", False) and state.status == OrderStatus.FILLED):
+            # The row lock makes a reply and an event for the same fill apply it once. (An order
+            # placed by this very try and filled at once in the answer can have no event.)
+            order.fill_applied, order.fee, order.fee_base = (
+                Order.objects.select_for_update().values_list("fill_applied", "fee", "fee_base").get(pk=order.pk)
+            )
         new_fill = max(Decimal(0), state.filled - order.fill_applied)
         new_fee = max(Decimal(0), state.fee - order.fee) if new_fill > 0 else Decimal(0)
         # A fee the exchange took in coins (a buy's base) leaves fewer coins in the position.
