@@ -14,9 +14,9 @@ import redis
 from django.core.management import call_command
 
 from apps.core.heartbeat.publisher import HeartbeatPublisher
-from apps.core.heartbeat.sources import CcxtSource, ReplaySource, SimSource
+from apps.core.heartbeat.sources import CcxtSource, MultiCcxtSource, ReplaySource, SimSource
 from apps.core.heartbeat.status import heartbeat_last
-from apps.core.heartbeat.symbols import symbol_unified
+from apps.core.heartbeat.symbols import symbol_unified, symbols_by_exchange
 from apps.core.streams import HEARTBEAT, Candle
 from trading.live.ohlcv import OhlcvClient
 
@@ -156,3 +156,44 @@ def test_run_heartbeat_replays_a_csv_as_fast_as_possible_and_stops(redis_url: st
     assert client.xlen(HEARTBEAT) == 3
     assert heartbeat_last(client)["BTC/USDT"].close == Decimal(40002)
     client.close()
+
+
+def test_ccxt_heartbeat_polls_every_exchange_in_use_each_with_its_own_client():
+    import time as clock
+
+    minute = 60_000
+    now_ms = int(clock.time() * 1000)
+    last_closed = (now_ms // minute - 1) * minute
+    rows = [[last_closed, 100, 101, 99, 100, 1]]
+    clients: dict[str, FakeExchange] = {}
+
+    def client_for(exchange_id: str) -> OhlcvClient:
+        if exchange_id == "nosuchexchange":
+            from trading.errors import ConfigurationError
+
+            raise ConfigurationError("ccxt has no exchange 'nosuchexchange'")
+        clients[exchange_id] = FakeExchange(rows)
+        return OhlcvClient(exchange_id, exchange=clients[exchange_id])
+
+    wanted = {"binance": ["BTC/USDT"], "kraken": ["ETH/USDT"], "nosuchexchange": ["SOL/USDT"]}
+    source = MultiCcxtSource(lambda: wanted, client_for=client_for)
+
+    candles = source.next_candles()
+
+    assert sorted((c.exchange, c.symbol) for c in candles) == [("binance", "BTC/USDT"), ("kraken", "ETH/USDT")]
+    assert set(clients) == {"binance", "kraken"}
+
+
+@pytest.mark.django_db
+def test_symbols_in_use_are_grouped_by_the_exchange_whose_prices_they_need(alice):
+    from apps.brokers.models import Broker
+    from apps.webhooks.models import WebhookState
+
+    paper = Broker.objects.create(user=alice, name="p", exchange="paper")
+    kraken = Broker.objects.create(user=alice, name="k", exchange="kraken")
+    WebhookState.objects.create(user=alice, broker=paper, symbol="BTC/USDT", quantity=1)
+    WebhookState.objects.create(user=alice, broker=kraken, symbol="ETH/USDT", quantity=1)
+
+    grouped = symbols_by_exchange(["SOL/USDT"], paper_prices_from="binance")
+
+    assert grouped == {"binance": ["SOL/USDT", "BTC/USDT"], "kraken": ["ETH/USDT"]}

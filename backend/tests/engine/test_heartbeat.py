@@ -98,3 +98,29 @@ def test_the_engine_warns_once_when_prices_of_an_open_position_are_stale(alerts,
     assert watch.check(now=now + 200) == ["BTC/USDT"]
     assert watch.check(now=now + 260) == ["BTC/USDT"]
     assert sum("stale" in record.getMessage() for record in caplog.records) == 1
+
+
+def test_a_price_acts_on_its_own_market_only(alerts, redis_client, alice):
+    from apps.brokers.models import Broker
+    from apps.webhooks.models import WebhookState
+
+    alerts.send(BUY_BODY)  # a paper position on BTC/USDT
+    live = Broker.objects.create(user=alice, name="Kraken", exchange="kraken", type_de_trading="Webhooks")
+    kraken_position = WebhookState.objects.create(
+        user=alice, broker=live, symbol="BTC/USDT", quantity=1, entry_price=40000, current_price=40000
+    )
+
+    candle = Candle("kraken", "BTC/USDT", T0.isoformat(), *[Decimal(41000)] * 4, Decimal(1))
+    redis_client.xadd(HEARTBEAT, candle.to_fields())
+    alerts.drain()
+    paper_position = WebhookState.objects.exclude(pk=kraken_position.pk).get()
+    kraken_position.refresh_from_db()
+    assert kraken_position.current_price == Decimal(41000)
+    assert paper_position.current_price != Decimal(41000)  # kraken's price is not the paper feed
+
+    candle_add(redis_client, T0 + timedelta(minutes=1), close="42000")  # the replayed feed: paper prices
+    alerts.drain()
+    paper_position.refresh_from_db()
+    kraken_position.refresh_from_db()
+    assert paper_position.current_price == Decimal(42000)
+    assert kraken_position.current_price == Decimal(41000)  # a simulated price never marks a live position

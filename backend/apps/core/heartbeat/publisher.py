@@ -11,7 +11,7 @@ import redis
 
 from apps.core.heartbeat.sources import CandleSource
 from apps.core.heartbeat.status import last_candle_fields
-from apps.core.heartbeat.symbols import symbols_in_use
+from apps.core.heartbeat.symbols import symbols_by_exchange, symbols_in_use
 from apps.core.streams import HEARTBEAT, HEARTBEAT_LAST, STREAM_MAXLEN, Candle
 
 logger = logging.getLogger("aristobot.heartbeat")
@@ -83,3 +83,27 @@ class SymbolsInUse:
                 logger.info("heartbeat symbols: %s", ", ".join(symbols))
             self._symbols = symbols
         return self._symbols if not self.only_extra else self.extra
+
+
+class SymbolsByExchange:
+    """The symbols that matter per exchange in use (database), read at most every `refresh_seconds`."""
+
+    def __init__(self, extra: Iterable[str] = (), *, paper_prices_from: str, refresh_seconds: float = 60.0) -> None:
+        self.extra = [symbol.strip().upper() for symbol in extra if symbol.strip()]
+        self.paper_prices_from = paper_prices_from
+        self.refresh_seconds = refresh_seconds
+        self._symbols: dict[str, list[str]] = {}
+        self._read_at = float("-inf")
+
+    def __call__(self) -> dict[str, list[str]]:
+        if time.monotonic() - self._read_at >= self.refresh_seconds:
+            self._read_at = time.monotonic()
+            try:
+                symbols = symbols_by_exchange(self.extra, paper_prices_from=self.paper_prices_from)
+            except Exception:  # the database is away: keep publishing what we had
+                logger.exception("could not read the symbols in use; keeping the last list")
+                symbols = self._symbols or {self.paper_prices_from: self.extra}
+            if symbols != self._symbols:
+                logger.info("heartbeat symbols: %s", "; ".join(f"{k}: {', '.join(v)}" for k, v in symbols.items()))
+            self._symbols = symbols
+        return self._symbols

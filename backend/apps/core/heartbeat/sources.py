@@ -210,3 +210,44 @@ class CcxtSource:
             )
             for row in rows
         ]
+
+
+class MultiCcxtSource:
+    """One CcxtSource per exchange in use (each with its own client and rate limiter)."""
+
+    exhausted = False
+
+    def __init__(
+        self,
+        symbols_by_exchange: Callable[[], dict[str, list[str]]],
+        *,
+        client_for: Callable[[str], OhlcvClient] = OhlcvClient,
+    ) -> None:
+        self.symbols_by_exchange = symbols_by_exchange
+        self.client_for = client_for
+        self.sources: dict[str, CcxtSource] = {}
+        self._unusable: set[str] = set()
+
+    def next_candles(self) -> list[Candle]:
+        wanted = self.symbols_by_exchange()
+        candles: list[Candle] = []
+        for exchange_id in wanted:
+            source = self._source(exchange_id, wanted)
+            if source is not None:
+                candles += source.next_candles()
+        return candles
+
+    def _source(self, exchange_id: str, wanted: dict[str, list[str]]) -> CcxtSource | None:
+        if exchange_id in self._unusable:
+            return None
+        if exchange_id not in self.sources:
+            try:
+                client = self.client_for(exchange_id)
+            except TradingError as exc:
+                logger.error("heartbeat: no candles from %s: %s", exchange_id, exc)
+                self._unusable.add(exchange_id)
+                return None
+            self.sources[exchange_id] = CcxtSource(client, list)
+        source = self.sources[exchange_id]
+        source.symbols = lambda: wanted.get(exchange_id, [])
+        return source

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from apps.brokers.models import PAPER_EXCHANGE
 from apps.webhooks.models import Order, PositionStatus, Webhook, WebhookState
 from trading.errors import TradingError
 from trading.markets import symbol_resolve
@@ -51,4 +52,30 @@ def symbols_in_use(extra: Iterable[str] = (), *, since: timedelta = timedelta(da
         unified = symbol_unified(name)
         if unified and unified not in result:
             result.append(unified)
+    return result
+
+
+def symbols_by_exchange(
+    extra: Iterable[str] = (), *, paper_prices_from: str, since: timedelta = timedelta(days=1)
+) -> dict[str, list[str]]:
+    """Unified symbols that matter now, per exchange in use. Paper brokers and alerts without
+    a broker take their prices from `paper_prices_from`, and so do the `extra` symbols."""
+    pairs: list[tuple[str | None, str]] = [(paper_prices_from, name) for name in extra]
+    pairs += WebhookState.objects.filter(status=PositionStatus.OPEN).values_list("broker__exchange", "symbol")
+    pairs += Order.objects.filter(status__in=[OrderStatus.OPEN, OrderStatus.SUBMITTING]).values_list(
+        "broker__exchange", "symbol"
+    )
+    pairs += (
+        Webhook.objects.filter(received_at__gte=timezone.now() - since)
+        .exclude(action="MISS")
+        .exclude(symbol="")
+        .values_list("broker__exchange", "symbol")
+        .distinct()
+    )
+    result: dict[str, list[str]] = {}
+    for exchange, name in pairs:
+        venue = paper_prices_from if exchange in (None, PAPER_EXCHANGE) else exchange
+        unified = symbol_unified(name)
+        if unified and unified not in result.setdefault(venue, []):
+            result[venue].append(unified)
     return result

@@ -29,14 +29,23 @@ def guard_crossed(position: WebhookState, *, low: Decimal, high: Decimal) -> Ord
 
 
 def positions_guard(
-    gateway: GatewayClient, *, symbol: str, low: Decimal, high: Decimal, broker_id: int | None = None
+    gateway: GatewayClient,
+    *,
+    symbol: str,
+    low: Decimal,
+    high: Decimal,
+    broker_id: int | None = None,
+    exchange: str | None = None,
 ) -> int:
-    """Close the engine-guarded open positions on `symbol` that the price range crossed."""
+    """Close the engine-guarded open positions on `symbol` that the price range crossed
+    (only those of brokers on `exchange` when given: a price acts on its own market only)."""
     positions = WebhookState.objects.filter(
         status=PositionStatus.OPEN, protection_mode=ProtectionMode.ENGINE, symbol=symbol
     )
     if broker_id is not None:
         positions = positions.filter(broker_id=broker_id)
+    if exchange is not None:
+        positions = positions.filter(broker__exchange=exchange)
     closed = 0
     for position in positions.select_related("broker"):
         kind = guard_crossed(position, low=low, high=high)

@@ -14,8 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 import redis
+from django.conf import settings
 from django.db.models import Q
 
+from apps.brokers.models import PAPER_EXCHANGE
 from apps.core.gateway_client import GatewayClient
 from apps.core.heartbeat.status import heartbeat_last
 from apps.core.streams import Candle
@@ -40,22 +42,37 @@ def candle_clock(candle: Candle) -> datetime:
     return datetime.fromisoformat(candle.time) + CANDLE_LENGTH
 
 
+def paper_prices_from(candle: Candle) -> bool:
+    """Whether the paper exchange takes this candle's prices: the simulated and replayed feeds,
+    and the exchange named by HEARTBEAT_EXCHANGE."""
+    return candle.exchange in ("sim", "replay", settings.HEARTBEAT_EXCHANGE)
+
+
 def candle_handle(candle: Candle, gateway: GatewayClient) -> None:
-    """Everything one closed candle means for the engine; safe to run twice for the same candle."""
-    gateway.price_update(symbol=candle.symbol, last=candle.close, low=candle.low, high=candle.high)
-    positions_mark(symbol=candle.symbol, price=candle.close)
-    positions_guard(gateway, symbol=candle.symbol, low=candle.low, high=candle.high)
+    """Everything one closed candle means for the engine; safe to run twice for the same candle.
+
+    A price acts on its own market only: a live broker's positions are marked and guarded by
+    candles of its own exchange, paper brokers' by the paper exchange's price feed.
+    """
+    paper = paper_prices_from(candle)
+    if paper:
+        gateway.price_update(symbol=candle.symbol, last=candle.close, low=candle.low, high=candle.high)
+    positions_mark(symbol=candle.symbol, price=candle.close, exchange=candle.exchange, paper=paper)
+    positions_guard(gateway, symbol=candle.symbol, low=candle.low, high=candle.high, exchange=candle.exchange)
     misses_record(symbol=candle.symbol, clock=candle_clock(candle))
 
 
-def positions_mark(*, symbol: str, price: Decimal) -> int:
-    """Set current price and unrealised P&L of the open positions on `symbol`; two queries."""
+def positions_mark(*, symbol: str, price: Decimal, exchange: str | None = None, paper: bool = True) -> int:
+    """Set current price and unrealised P&L of the open positions on `symbol`; two queries.
+
+    With `exchange`, only positions of brokers on that exchange (and paper ones when `paper`).
+    """
     key = symbol_key(symbol)
-    positions = [
-        position
-        for position in WebhookState.objects.filter(status=PositionStatus.OPEN, symbol__icontains=_base_hint(symbol))
-        if symbol_key(position.symbol) == key
-    ]
+    candidates = WebhookState.objects.filter(status=PositionStatus.OPEN, symbol__icontains=_base_hint(symbol))
+    if exchange is not None:
+        venues = Q(broker__exchange=exchange) | (Q(broker__exchange=PAPER_EXCHANGE) if paper else Q(pk__in=[]))
+        candidates = candidates.filter(venues)
+    positions = [position for position in candidates if symbol_key(position.symbol) == key]
     for position in positions:
         figures = Position(Decimal(position.quantity), Decimal(position.entry_price), Decimal(position.entry_fees))
         position.current_price = price

@@ -9,8 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.core.heartbeat.publisher import HeartbeatPublisher, SymbolsInUse
-from apps.core.heartbeat.sources import CandleSource, CcxtSource, ReplaySource, SimSource
+from apps.core.heartbeat.publisher import HeartbeatPublisher, SymbolsByExchange, SymbolsInUse
+from apps.core.heartbeat.sources import CandleSource, CcxtSource, MultiCcxtSource, ReplaySource, SimSource
 from apps.core.redis_client import redis_sync
 from apps.core.workers import StopFlag, worker_loop
 from trading.live.ohlcv import OhlcvClient
@@ -76,5 +76,9 @@ class Command(BaseCommand):
             except (OSError, KeyError, ValueError, ArithmeticError) as exc:
                 raise CommandError(f"cannot read {options['csv']}: {exc}") from exc
         if options["source"] == "ccxt":
-            return CcxtSource(OhlcvClient(options["exchange"]), symbols)
+            if options["only_symbols"]:
+                return CcxtSource(OhlcvClient(options["exchange"]), symbols)
+            # Every exchange in use, each with its own client; paper brokers take the --exchange prices.
+            extra = options["symbols"].split(",")
+            return MultiCcxtSource(SymbolsByExchange(extra, paper_prices_from=options["exchange"]))
         return SimSource(symbols, seed=options["seed"], start=datetime.now(UTC))
