@@ -71,10 +71,13 @@ class GatewayClient:
             force_paper=self.force_paper,
             trace_id=trace_id,
         )
-        # Capped: a request older than its deadline is never acted on, so old ones are worthless.
-        self.redis.xadd(EXCHANGE_REQUESTS, request.to_fields(), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        # One round trip: the request and the wait for its reply go out together (Redis runs the
+        # XADD, then blocks on the reply list). Capped: a request past its deadline is never run.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xadd(EXCHANGE_REQUESTS, request.to_fields(), maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        pipe.blpop([request.reply_key], timeout=self.timeout_seconds)
         try:
-            item = self.redis.blpop([request.reply_key], timeout=self.timeout_seconds)
+            item = pipe.execute()[1]
         except redis.TimeoutError:
             item = None
         if item is None:

@@ -106,6 +106,8 @@ class InMemoryPaperStore:
 
 logger = logging.getLogger(__name__)
 
+SAVE_GATHER_SECONDS = 0.05  # write-behind: how long changes are gathered before one save
+
 
 def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -246,8 +248,13 @@ class PaperExchange:
             self._saving = asyncio.create_task(self._save_unsaved())
 
     async def _save_unsaved(self) -> None:
-        """Write what changed until nothing is left; a failed save is retried, never dropped."""
+        """Write what changed until nothing is left; a failed save is retried, never dropped.
+
+        Changes are gathered for SAVE_GATHER_SECONDS first: one write for many changes keeps the
+        database free for the engine during a burst.
+        """
         while self._unsaved_balances is not None or self._unsaved_orders:
+            await asyncio.sleep(SAVE_GATHER_SECONDS)
             balances = self._unsaved_balances or {}
             orders = sorted(self._unsaved_orders.values(), key=lambda order: int(order.id) if order.id.isdigit() else 0)
             self._unsaved_balances, self._unsaved_orders = None, {}
