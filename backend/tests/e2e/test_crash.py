@@ -46,6 +46,8 @@ def test_engine_killed_mid_stream_and_restarted_loses_no_alert_and_doubles_none(
     assert stack.database.rows("SELECT count(*) FROM webhooks_order WHERE kind='entry' AND status='filled'") == [
         (total,)
     ]
+    count = "SELECT count(*) FROM brokers_paperorder"
+    stack.wait_until(lambda: stack.database.rows(count)[0][0] >= total, timeout=5, what="the paper orders saved")
     paper_buys = stack.database.rows("SELECT client_order_id FROM brokers_paperorder")
     assert len(paper_buys) == total
     recorded = {row[0] for row in stack.database.rows("SELECT client_order_id FROM webhooks_order")}

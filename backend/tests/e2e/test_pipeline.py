@@ -69,4 +69,5 @@ def test_same_alert_delivered_four_times_within_15_seconds_executes_once(stack):
 
     assert sorted(row[2] for row in _webhooks(stack)) == ["error", "error", "error", "processed"]
     assert stack.database.rows("SELECT count(*) FROM webhooks_order WHERE kind='entry'") == [(1,)]
-    assert stack.database.rows("SELECT count(*) FROM brokers_paperorder") == [(1,)]
+    # The paper exchange saves its orders just behind its answers.
+    stack.wait_until(lambda: stack.database.rows("SELECT count(*) FROM brokers_paperorder") == [(1,)], timeout=5)

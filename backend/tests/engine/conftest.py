@@ -219,3 +219,15 @@ def binance_broker(alice: Any, simulator_thread: SimulatorThread) -> Broker:
 @pytest.fixture
 def live_alerts(redis_client: redis.Redis, engine: TradingEngine, alice: Any, binance_broker: Broker) -> AlertSender:
     return AlertSender(redis_client, engine, alice, binance_broker)
+
+
+def eventually(condition: Any, *, timeout: float = 3.0) -> bool:
+    """True once `condition()` is; for what is written just behind an answer (paper saves)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return bool(condition())

@@ -12,7 +12,7 @@ from apps.core.streams import ENGINE_GROUP, WEBHOOK_DEAD, WEBHOOK_RAW
 from apps.webhooks.engine import execution
 from apps.webhooks.engine.consumer import TradingEngine
 from apps.webhooks.models import Order, Webhook, WebhookState
-from tests.engine.conftest import BUY_BODY, GatewayThread
+from tests.engine.conftest import BUY_BODY, GatewayThread, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def test_engine_dying_after_the_order_was_sent_places_it_once(alerts, monkeypatc
     webhook = Webhook.objects.get(stream_id=entry)
     assert webhook.status == "processed", webhook.error_message
     entry_order = Order.objects.get(kind="entry")
-    assert PaperOrder.objects.filter(client_order_id=entry_order.client_order_id).count() == 1
+    assert eventually(lambda: PaperOrder.objects.filter(client_order_id=entry_order.client_order_id).count() == 1)
     assert PaperOrder.objects.filter(record__side="buy").count() == 1
     assert WebhookState.objects.get().quantity == entry_order.filled
 
@@ -84,7 +84,7 @@ def test_alert_waits_for_a_stopped_gateway_and_executes_once_it_is_back(
 
     assert Webhook.objects.get(stream_id=entry).status == "processed"
     assert Order.objects.filter(kind="entry").count() == 1
-    assert PaperOrder.objects.filter(record__side="buy").count() == 1
+    assert eventually(lambda: PaperOrder.objects.filter(record__side="buy").count() == 1)
 
 
 def test_alert_that_keeps_failing_goes_to_the_dead_letter_stream_and_shows_as_an_error(

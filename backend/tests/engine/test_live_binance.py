@@ -8,7 +8,7 @@ import pytest
 
 from apps.brokers.models import Broker
 from apps.webhooks.models import Order, WebhookState
-from tests.engine.conftest import BUY_BODY, approx
+from tests.engine.conftest import BUY_BODY, approx, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -154,4 +154,4 @@ def test_engine_test_mode_sends_a_live_brokers_orders_to_the_paper_exchange(redi
     webhook = AlertSender(redis_client, engine, alice, live).send(BUY_BODY)
 
     assert webhook.status == "processed", webhook.error_message
-    assert PaperOrder.objects.filter(account__broker=live).count() == 3  # entry, stop-loss, take-profit
+    assert eventually(lambda: PaperOrder.objects.filter(account__broker=live).count() == 3)  # entry, SL, TP

@@ -148,26 +148,40 @@ class TradingEngine:
         # batch's alert and event partitions, one at a time, so never beside an alert of theirs.
         candles = {key: group for key, group in groups.items() if key.startswith(HEARTBEAT_PREFIX)}
         others = {key: group for key, group in groups.items() if key not in candles}
-        if self._pool is None or len(others) < 2:
-            for key, group in others.items():
-                self._run_partition(key, group, first_delivery)
-        else:
-            list(self._pool.map(lambda kv: self._run_partition(kv[0], kv[1], first_delivery), others.items()))
-        for key, group in candles.items():
-            self._run_partition(key, group, first_delivery)
+        done: list[tuple[str, str]] = []  # list.append is atomic: the threads share it
+        try:
+            if self._pool is None or len(others) < 2:
+                for key, group in others.items():
+                    self._run_partition(key, group, first_delivery, done)
+            else:
+                runs = self._pool.map(
+                    lambda kv: self._run_partition(kv[0], kv[1], first_delivery, done), others.items()
+                )
+                list(runs)
+            for key, group in candles.items():
+                self._run_partition(key, group, first_delivery, done)
+        finally:
+            self._ack(done)
         return sum(len(group) for group in groups.values())
 
-    def _run_partition(self, key: str, group: list[tuple[str, str, dict[Any, Any]]], first_delivery: bool) -> None:
+    def _run_partition(
+        self, key: str, group: list[tuple[str, str, dict[Any, Any]]], first_delivery: bool, done: list[tuple[str, str]]
+    ) -> None:
         if threading.current_thread() is not threading.main_thread():
             close_old_connections()
         for position, (stream, entry_id, fields) in enumerate(group):
-            if not self.handle(stream, entry_id, fields, first_delivery=first_delivery):
+            if self.handle(stream, entry_id, fields, first_delivery=first_delivery, ack=False):
+                done.append((stream, entry_id))
+            else:
                 # Later entries of this partition wait until this one is done (never reordered).
                 self._held.setdefault(key, set()).update(item[1] for item in group[position:])
                 return
 
-    def handle(self, stream: str, entry_id: str, fields: dict[Any, Any], *, first_delivery: bool = False) -> bool:
-        """Handle one entry; acknowledged only when its outcome is recorded. True when done."""
+    def handle(
+        self, stream: str, entry_id: str, fields: dict[Any, Any], *, first_delivery: bool = False, ack: bool = True
+    ) -> bool:
+        """Handle one entry; acknowledged only when its outcome is recorded (by the caller when
+        `ack` is False). True when done."""
         try:
             if stream == WEBHOOK_RAW:
                 self.alert_handle(entry_id, RawAlert.from_fields(fields), first_delivery=first_delivery)
@@ -181,9 +195,22 @@ class TradingEngine:
         except Exception:
             logger.exception("%s %s failed, will retry", stream, entry_id)
             return False
-        self.redis.xack(stream, ENGINE_GROUP, entry_id)
+        if ack:
+            self.redis.xack(stream, ENGINE_GROUP, entry_id)
         self.processed += 1
         return True
+
+    def _ack(self, done: list[tuple[str, str]]) -> None:
+        """Acknowledge handled entries in one round trip (a re-delivery after a crash before
+        this finds their records and does nothing twice)."""
+        by_stream: dict[str, list[str]] = {}
+        for stream, entry_id in done:
+            by_stream.setdefault(stream, []).append(entry_id)
+        if by_stream:
+            pipe = self.redis.pipeline(transaction=False)
+            for stream, ids in by_stream.items():
+                pipe.xack(stream, ENGINE_GROUP, *ids)
+            pipe.execute()
 
     def alert_handle(self, entry_id: str, raw: RawAlert, *, first_delivery: bool = False) -> None:
         recorded = alert_record(stream_id=entry_id, raw=raw, dedup=self.dedup, first_delivery=first_delivery)
