@@ -4,6 +4,7 @@ keep failing go to the dead-letter stream and show up as errors."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -81,6 +82,7 @@ class TradingEngine:
         self.stale_prices = StalePrices(client, max_age_seconds=settings.HEARTBEAT_STALE_SECONDS)
         self._held: dict[str, set[str]] = {}  # partition → entries waiting behind an unfinished one
         threads = settings.ENGINE_THREADS if threads is None else threads
+        self._threads = threads
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="engine") if threads > 1 else None
         self._last_retry_scan = 0.0
         self._last_trim = 0.0
@@ -118,7 +120,16 @@ class TradingEngine:
     def close(self) -> None:
         """Stop the worker threads (their database connections close with them)."""
         if self._pool is not None:
-            self._pool.submit(connections.close_all).result()
+            workers = self._threads
+            barrier = threading.Barrier(workers)
+
+            def close_mine() -> None:  # one task per thread: the barrier keeps each on its own
+                connections.close_all()
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait(timeout=5)
+
+            for future in [self._pool.submit(close_mine) for _ in range(workers)]:
+                future.result()
             self._pool.shutdown(wait=True)
             self._pool = None
 
