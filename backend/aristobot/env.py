@@ -6,8 +6,12 @@ message naming the variable, instead of surfacing later as a strange behaviour.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
+import secrets
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 
 class SettingError(SystemExit):
@@ -63,3 +67,63 @@ def envdecimal(name: str, default: str) -> Decimal:
 
 def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+GENERATED_SECRETS = {
+    "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
+    "ARISTOBOT_ENCRYPTION_KEY": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+}
+
+
+def dotenv_read(path: Path) -> dict[str, str]:
+    """The KEY=VALUE lines of a dotenv file (comments, `export` and quotes as python-dotenv reads them)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.removeprefix("export ").lstrip().partition("=")
+        if not sep:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].strip()
+        values[name.strip()] = value
+    return values
+
+
+def secrets_load_or_create(path: Path) -> tuple[dict[str, str], list[str]]:
+    """This installation's generated secrets (var/secrets.env): made once, mode 0600, reused.
+
+    Returns the values and the names generated now. A secret set in the environment or `.env`
+    always wins over the generated one (the caller decides).
+    """
+    values = dotenv_read(path)
+    if path.exists() and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    missing = [name for name in GENERATED_SECRETS if not values.get(name)]
+    if not missing:
+        return values, []
+    for name in missing:
+        values[name] = GENERATED_SECRETS[name]()
+    text = (
+        "# Secrets generated for this installation and reused on every start. Keep this file private\n"
+        "# and backed up: without ARISTOBOT_ENCRYPTION_KEY, stored exchange keys cannot be read.\n"
+        + "".join(f"{name}={value}\n" for name, value in values.items())
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    if path.exists():  # another process made it meanwhile: use theirs
+        tmp.unlink()
+        return secrets_load_or_create(path)
+    tmp.replace(path)
+    return values, missing

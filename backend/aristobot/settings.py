@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
+import sys
 from pathlib import Path
 
 import dj_database_url
 from dotenv import load_dotenv
 
-from aristobot.env import SettingError, envbool, envdecimal, envint, envlist, envstr
+from aristobot.env import SettingError, envbool, envdecimal, envint, envlist, envstr, secrets_load_or_create
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BACKEND_DIR.parent
@@ -21,12 +23,19 @@ load_dotenv(REPO_DIR / ".env", override=False)
 
 VAR_DIR = Path(envstr("ARISTOBOT_VAR_DIR", str(REPO_DIR / "var")))
 
+# Secrets not set in the environment or .env are generated once for this installation and
+# kept in var/secrets.env (0600), so that every command works on a fresh checkout. Production
+# should set both explicitly (and back them up: the encryption key unlocks exchange keys).
+if not (os.environ.get("DJANGO_SECRET_KEY") and os.environ.get("ARISTOBOT_ENCRYPTION_KEY")):
+    _generated, _created = secrets_load_or_create(VAR_DIR / "secrets.env")
+    for _name, _value in _generated.items():
+        if not os.environ.get(_name):
+            os.environ[_name] = _value
+    if _created:
+        sys.stderr.write(f"Aristobot: generated {', '.join(_created)} in {VAR_DIR / 'secrets.env'} (mode 0600)\n")
+
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envstr("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise SettingError("DJANGO_SECRET_KEY", "must be set when DEBUG is off")
-    SECRET_KEY = "insecure-development-key-only-for-debug"
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
@@ -76,8 +85,6 @@ def _encryption_keys(raw: str) -> list[bytes]:
 # The first key encrypts; every key decrypts, so a new key can be put first and old
 # credentials re-encrypted with `manage.py rotate_encryption_key`.
 ENCRYPTION_KEYS = _encryption_keys(envstr("ARISTOBOT_ENCRYPTION_KEY", ""))
-if not ENCRYPTION_KEYS and not DEBUG:
-    raise SettingError("ARISTOBOT_ENCRYPTION_KEY", "must be set when DEBUG is off")
 
 WEBHOOK_TOKEN = envstr("WEBHOOK_TOKEN", "")
 WEBHOOK_PUBLIC_URL = envstr("WEBHOOK_PUBLIC_URL", "http://localhost:8888")

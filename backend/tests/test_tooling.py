@@ -77,8 +77,8 @@ def test_run_generates_secrets_once_private_and_reuses_them(run_py, tmp_path):
     console = run_py.Console(["run"])
     path = tmp_path / "secrets.env"
 
-    first = run_py.secrets_load_or_create(path, console)
-    second = run_py.secrets_load_or_create(path, console)
+    first = run_py.installation_secrets(path, console)
+    second = run_py.installation_secrets(path, console)
 
     assert set(first) == {"DJANGO_SECRET_KEY", "ARISTOBOT_ENCRYPTION_KEY"}
     assert first == second
@@ -104,4 +104,4 @@ def test_run_only_accepts_known_process_names(run_py):
 def test_run_reads_dotenv_like_python_dotenv(run_py, tmp_path):
     path = tmp_path / ".env"
     path.write_text("# comment\nexport DEBUG=0\nA='quoted # kept'\nB=value # comment\nEMPTY=\n")
-    assert run_py.read_dotenv(path) == {"DEBUG": "0", "A": "quoted # kept", "B": "value", "EMPTY": ""}
+    assert run_py.dotenv_read(path) == {"DEBUG": "0", "A": "quoted # kept", "B": "value", "EMPTY": ""}
