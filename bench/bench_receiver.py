@@ -24,6 +24,9 @@ from pathlib import Path
 
 import aiohttp
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "backend"))
+from apps.core.ports import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 MANAGE = REPO / "backend" / "manage.py"
 TOKEN = "bench-legacy-token"
@@ -52,12 +55,6 @@ ALERT = json.dumps(
     }
 ).encode()
 HEADERS = {"Content-Type": "text/plain; charset=utf-8"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(check: object, what: str, timeout: float = 20.0) -> None:

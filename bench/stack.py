@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,23 +13,9 @@ import time
 from pathlib import Path
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
+sys.path.insert(0, str(BACKEND))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"port {port} never opened")
+from apps.core.ports import free_port, port_wait  # noqa: E402  (standard library only)
 
 
 class BenchStack:
@@ -65,7 +50,7 @@ class BenchStack:
         if redis_server is None:
             raise SystemExit("redis-server is not installed (make setup installs it)")
         self._spawn([redis_server, "--port", str(self.redis_port), "--save", "", "--dir", str(self.tmp)])
-        wait_port(self.redis_port)
+        port_wait(self.redis_port)
         self.manage("migrate", "--noinput")
         seeded = self.manage("seed_demo")
         token = re.search(r"/webhook/(\S+)", seeded).group(1)  # type: ignore[union-attr]
@@ -78,7 +63,7 @@ class BenchStack:
         for name in names:
             self._spawn([sys.executable, "manage.py", *commands[name]], cwd=BACKEND)
         if "receiver" in names:
-            wait_port(self.receiver_port)
+            port_wait(self.receiver_port)
         time.sleep(1.0)
         return token, broker
 

@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+from apps.core.ports import free_port, port_wait
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +29,7 @@ def redis_server_url() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port)
+        port_wait(port, timeout=10)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from tests.conftest import free_port
+from apps.core.ports import free_port
 
 BACKEND = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import free_port
+from apps.core.ports import free_port
 
 BACKEND = Path(__file__).resolve().parents[2]
 
