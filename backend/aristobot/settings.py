@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "channels",
+    "drf_spectacular",
     "apps.core",
     "apps.brokers",
     "apps.webhooks",
@@ -166,6 +167,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Aristobot API",
+    "DESCRIPTION": "Alerts, positions, orders, brokers and webhook tokens of the signed-in user.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []

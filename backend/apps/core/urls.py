@@ -1,0 +1,5 @@
+"""Routes for monitors: health and metrics."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
