@@ -4,6 +4,7 @@
 #
 #   scripts/test.sh [pytest args...]     e.g. scripts/test.sh -k receiver -x
 #   SKIP_LINT=1 scripts/test.sh          skip ruff and mypy for a quick run
+#   SKIP_FRONTEND=1 scripts/test.sh      skip the frontend's unit and browser tests
 #   PYTEST_STEP_TIMEOUT=600 scripts/test.sh   stop a hung pytest after 600 s (default 2400, 0: never)
 #
 # Steps, in order: ruff check, ruff format --check, mypy backend, pytest, and the frontend's
@@ -241,7 +242,9 @@ if [[ $PYTEST_STEP_TIMEOUT != 0 ]] && command -v timeout >/dev/null; then
 fi
 run_step pytest "${pytest_command[@]}"
 
-if [[ -f frontend/package.json ]]; then
+if [[ ${SKIP_FRONTEND:-0} != 0 ]]; then
+    add_summary skipped "frontend tests" 0.0 "SKIP_FRONTEND"
+elif [[ -f frontend/package.json ]]; then
     for script in test:unit test:e2e; do
         if (cd frontend && node -e 'process.exit(require("./package.json").scripts?.[process.argv[1]] ? 0 : 1)' "$script"); then
             run_step "npm run $script" npm --prefix frontend run "$script"
