@@ -13,10 +13,11 @@ ARGS ?=
 REQ_SUM := $(shell cat requirements.txt requirements-dev.txt | cksum | tr -d ' ')
 REQ_STAMP := $(VENV)/.requirements-$(REQ_SUM)
 
-# System programs `setup` installs when missing (as root) or asks for; `make test` also
-# needs PostgreSQL, and the frontend (once frontend/package.json exists) needs Node.js.
+# System programs `setup` installs when missing (as root) or asks for; the frontend (once
+# frontend/package.json exists) needs Node.js; `make test` also needs PostgreSQL and, for
+# the frontend's browser tests, Debian's Chromium.
 SYSTEM_DEPS := redis $(if $(wildcard frontend/package.json),node)
-test: SYSTEM_DEPS += postgres
+test: SYSTEM_DEPS += postgres $(if $(wildcard frontend/package.json),chromium)
 
 # mypy refuses a folder without Python files; bench/ is checked once it has some.
 MYPY_PATHS := backend $(if $(shell find bench -name '*.py' -print -quit 2>/dev/null),bench)

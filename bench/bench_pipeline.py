@@ -6,10 +6,13 @@
     last one processed (target ≤ 10 s).
 Alerts alternate BuyMarket (with stop-loss and take-profit) and SellMarket 100% per symbol, so
 every alert places real paper orders. Runs the real processes; prints its figures.
+
+    bench/bench_pipeline.py [--engines N]    N engine processes share the stream (default 1)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -107,12 +110,19 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--engines", type=int, default=1, help="engine processes sharing the stream")
+    options = parser.parse_args()
     stack = BenchStack(extra_env={"PAPER_INITIAL_BALANCE_USDT": "10000000", "ALERT_DEDUP_WINDOW_SECONDS": "60"})
     try:
-        token, broker = stack.start("gateway", "engine", "receiver")
+        engines = tuple(["engine"] * options.engines)
+        token, broker = stack.start("gateway", *engines, "receiver")
         url = f"http://127.0.0.1:{stack.receiver_port}/webhook/{token}"
         symbols, prices = _usable(stack, 50)
-        print(f"database: {stack.env['DATABASE_URL'].split(':')[0]}; {len(symbols)} symbols; machine has 2 cores")
+        print(
+            f"database: {stack.env['DATABASE_URL'].split(':')[0]}; {len(symbols)} symbols; "
+            f"{options.engines} engine process(es); machine has {os.cpu_count()} cores"
+        )
 
         latency_alerts = [_alert(n, symbols[:10], broker, prices) for n in range(300)]
         asyncio.run(_open_loop(url, latency_alerts, rate=20))
@@ -135,7 +145,8 @@ def main() -> None:
         burst = [_alert(n, symbols, broker, prices) for n in range(1000, 2000)]
         for body in burst:
             body["ID"] = f"burst-{body['ID']}"
-        names = ("redis", "gateway", "engine", "receiver")
+        names = ("redis", "gateway", *[f"engine{n + 1}" if len(engines) > 1 else "engine" for n in range(len(engines))])
+        names = (*names, "receiver")
         cpu_before = {name: _cpu_seconds(p.pid) for name, p in zip(names, stack.processes, strict=True)}
         sent = time.perf_counter()
         asyncio.run(_burst(url, burst))

@@ -34,7 +34,8 @@ fi
 
 build_stamp=node_modules/.aristobot-build
 if has_script build; then
-    if [[ ! -f $build_stamp ]] || [[ -n $(find . \( -path ./node_modules -o -path ./dist \) -prune -o -type f -newer "$build_stamp" -print -quit) ]]; then
+    # The browser tests' output (test-results/, playwright-report/) is not a source of the build.
+    if [[ ! -f $build_stamp ]] || [[ -n $(find . \( -path ./node_modules -o -path ./dist -o -path ./test-results -o -path ./playwright-report \) -prune -o -type f -newer "$build_stamp" -print -quit) ]]; then
         echo "==> frontend: npm run build"
         npm run build
         touch "$build_stamp"

@@ -6,9 +6,13 @@ exists, the heartbeat. Every output line is prefixed with its process name. Ctrl
 stops the processes (SIGTERM, then SIGKILL after 10 s) and Redis last, with SHUTDOWN so its
 append-only file is flushed. When one process dies, the others are stopped too.
 
+The browser tests start a second stack beside a developer's with other ports (0: any free
+one), another data folder, their Redis, and one JSON line on stdout once it is ready.
+
 Standard library only: it runs with .venv/bin/python before anything else is known to work.
 
     scripts/run.py [--no-seed] [--only web,receiver]
+    scripts/run.py --web-port 0 --receiver-port 0 --var-dir /tmp/x [--redis-url URL] --json-ready
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -65,17 +70,17 @@ class Service:
     port: int | None = None  # the port it serves, checked free before start
 
 
-def stack_services(python: str) -> list[Service]:
+def stack_services(python: str, *, web_port: int = WEB_PORT, receiver_port: int = RECEIVER_PORT) -> list[Service]:
     """Every process `make run` can start, in start order."""
     daphne = Path(python).parent / "daphne"
-    web_argv = (str(daphne) if daphne.exists() else "daphne", "-b", "127.0.0.1", "-p", str(WEB_PORT))
+    web_argv = (str(daphne) if daphne.exists() else "daphne", "-b", "127.0.0.1", "-p", str(web_port))
     return [
-        Service("web", (*web_argv, "aristobot.asgi:application"), port=WEB_PORT),
+        Service("web", (*web_argv, "aristobot.asgi:application"), port=web_port),
         Service(
             "receiver",
-            (python, "manage.py", "run_webhook_receiver", "--port", str(RECEIVER_PORT)),
+            (python, "manage.py", "run_webhook_receiver", "--port", str(receiver_port)),
             command="run_webhook_receiver",
-            port=RECEIVER_PORT,
+            port=receiver_port,
         ),
         Service("engine", (python, "manage.py", "run_trading_engine"), command="run_trading_engine"),
         Service("gateway", (python, "manage.py", "run_native_exchange_service"), command="run_native_exchange_service"),
@@ -271,14 +276,19 @@ def installation_secrets(path: Path, console: Console) -> dict[str, str]:
     return values
 
 
-def var_dir_choose(dotenv: dict[str, str]) -> Path:
-    """var/ at the repository root, or ARISTOBOT_VAR_DIR (relative to the repository)."""
-    raw = os.environ.get("ARISTOBOT_VAR_DIR") or dotenv.get("ARISTOBOT_VAR_DIR") or "var"
+def var_dir_choose(dotenv: dict[str, str], wanted: str | None = None) -> Path:
+    """--var-dir, else ARISTOBOT_VAR_DIR, else var/ at the repository root (relative to it)."""
+    raw = wanted or os.environ.get("ARISTOBOT_VAR_DIR") or dotenv.get("ARISTOBOT_VAR_DIR") or "var"
     return (REPO / raw).resolve()
 
 
 def stack_environment(
-    *, var_dir: Path, dotenv: dict[str, str], generated: dict[str, str], console: Console
+    *,
+    var_dir: Path,
+    dotenv: dict[str, str],
+    generated: dict[str, str],
+    console: Console,
+    receiver_port: int = RECEIVER_PORT,
 ) -> dict[str, str]:
     """The environment of every process: the caller's, plus what the stack needs to run alone.
 
@@ -287,6 +297,11 @@ def stack_environment(
     """
     env = dict(os.environ)
     env.setdefault("DEBUG", dotenv.get("DEBUG", "1"))
+    env.setdefault("LOG_FORMAT", "plain")  # lines are prefixed with the process name; JSON is for production
+    if receiver_port != RECEIVER_PORT and not (
+        os.environ.get("WEBHOOK_PUBLIC_URL") or dotenv.get("WEBHOOK_PUBLIC_URL")
+    ):
+        env["WEBHOOK_PUBLIC_URL"] = f"http://localhost:{receiver_port}"  # the URLs shown point at this receiver
     for name, value in generated.items():
         if not (os.environ.get(name) or dotenv.get(name)):
             env[name] = value
@@ -330,6 +345,20 @@ def port_any_free() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def ports_choose(**wanted: int) -> dict[str, int]:
+    """The ports asked for by name, each 0 replaced by a free port none of the others uses."""
+    taken = {port for port in wanted.values() if port}
+    chosen: dict[str, int] = {}
+    for name, port in wanted.items():
+        while not port:
+            candidate = port_any_free()
+            if candidate not in taken:
+                port = candidate
+                taken.add(port)
+        chosen[name] = port
+    return chosen
 
 
 def port_open(port: int) -> bool:
@@ -447,6 +476,19 @@ def redis_stop(supervisor: Supervisor, child: Child, port: int) -> None:
 # --- the stack --------------------------------------------------------------------------------
 
 
+def seed_facts(lines: Sequence[str]) -> dict[str, object]:
+    """The webhook URL and example alert seed_demo printed, for --json-ready ({} when absent)."""
+    facts: dict[str, object] = {}
+    for line in lines:
+        if match := re.match(r"^\s*Webhook URL:\s*(\S+)", line):
+            facts["webhook_url"] = match.group(1)
+    command = " ".join(curl_command(lines))
+    if match := re.search(r"-d '(\{.*?\})'", command):
+        with contextlib.suppress(ValueError):
+            facts["demo_alert"] = json.loads(match.group(1))
+    return facts
+
+
 def curl_command(lines: Sequence[str]) -> list[str]:
     """The curl command seed_demo printed (with its continuation lines), to repeat at the end."""
     for index, line in enumerate(lines):
@@ -497,7 +539,8 @@ def banner(
     console: Console,
     *,
     selected: Sequence[Service],
-    redis_port: int,
+    ports: dict[str, int],
+    redis_text: str,
     var_dir: Path,
     env: dict[str, str],
     curl: list[str],
@@ -506,18 +549,18 @@ def banner(
     lines = ["", "Aristobot is running:"]
     if "web" in names:
         lines += [
-            f"  dashboard / API   http://127.0.0.1:{WEB_PORT}",
-            f"  admin             http://127.0.0.1:{WEB_PORT}/admin/",
+            f"  dashboard / API   http://127.0.0.1:{ports['web']}",
+            f"  admin             http://127.0.0.1:{ports['web']}/admin/",
             "  login             demo / demo (made by seed_demo)",
         ]
     if "receiver" in names:
         lines += [
-            f"  webhook receiver  http://127.0.0.1:{RECEIVER_PORT}/webhook",
-            f"  health            http://127.0.0.1:{RECEIVER_PORT}/health",
+            f"  webhook receiver  http://127.0.0.1:{ports['receiver']}/webhook",
+            f"  health            http://127.0.0.1:{ports['receiver']}/health",
         ]
     database = env.get("DATABASE_URL") or f"SQLite {var_dir / 'aristobot.sqlite3'}"
     lines += [
-        f"  Redis             redis://127.0.0.1:{redis_port}/0 (data in {var_dir / 'redis'})",
+        f"  Redis             {redis_text}",
         f"  database          {database}",
         f"  processes         {', '.join(sorted(names, key=[s.name for s in selected].index))}",
     ]
@@ -527,11 +570,50 @@ def banner(
     console.say("\n".join(lines))
 
 
+def ready_line(
+    *, ports: dict[str, int], selected: Sequence[Service], env: dict[str, str], var_dir: Path, seed: dict[str, object]
+) -> str:
+    """The one JSON line --json-ready prints once every port answers: what a test needs to know."""
+    names = {service.name for service in selected}
+    facts: dict[str, object] = {
+        "ready": True,
+        "pid": os.getpid(),
+        "web_url": f"http://127.0.0.1:{ports['web']}" if "web" in names else None,
+        "receiver_url": f"http://127.0.0.1:{ports['receiver']}" if "receiver" in names else None,
+        "redis_url": env["REDIS_URL"],
+        "database_url": env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'aristobot.sqlite3'}",
+        "var_dir": str(var_dir),
+        "processes": [service.name for service in selected],
+        **seed,
+    }
+    return json.dumps(facts)
+
+
+def port_arg(raw: str) -> int:
+    """A TCP port for --web-port / --receiver-port: 0 picks a free one."""
+    try:
+        port = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-seed", action="store_true", help="do not run manage.py seed_demo")
     parser.add_argument(
         "--only", metavar="NAMES", help="start only these processes, e.g. web,receiver (Redis always starts)"
+    )
+    parser.add_argument("--web-port", type=port_arg, default=WEB_PORT, help="web port (default 8000; 0: any free)")
+    parser.add_argument(
+        "--receiver-port", type=port_arg, default=RECEIVER_PORT, help="receiver port (default 8888; 0: any free)"
+    )
+    parser.add_argument("--var-dir", metavar="DIR", help="data folder (default var/ or $ARISTOBOT_VAR_DIR)")
+    parser.add_argument("--redis-url", metavar="URL", help="use this Redis instead of starting the private one")
+    parser.add_argument(
+        "--json-ready", action="store_true", help="once ready, print one JSON line of URLs instead of the banner"
     )
     return parser.parse_args(argv)
 
@@ -539,7 +621,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     python = sys.executable
-    all_services = stack_services(python)
+    ports = ports_choose(web=args.web_port, receiver=args.receiver_port)
+    all_services = stack_services(python, web_port=ports["web"], receiver_port=ports["receiver"])
     console = Console([SUPERVISOR, "redis", "migrate", "seed", *(s.name for s in all_services)])
     supervisor = Supervisor(console)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -553,7 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
     dotenv = dotenv_read(REPO / ".env")
-    var_dir = var_dir_choose(dotenv)
+    var_dir = var_dir_choose(dotenv, args.var_dir)
     var_dir.mkdir(parents=True, exist_ok=True)
     lock_handle = (var_dir / "run.lock").open("a+")
     try:
@@ -563,22 +646,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
     generated = installation_secrets(var_dir / "secrets.env", console)
-    env = stack_environment(var_dir=var_dir, dotenv=dotenv, generated=generated, console=console)
+    env = stack_environment(
+        var_dir=var_dir, dotenv=dotenv, generated=generated, console=console, receiver_port=ports["receiver"]
+    )
 
     redis: tuple[Child, int] | None = None
     running: list[Child] = []
     code: int | None = 1
     try:
-        redis = redis_start(supervisor=supervisor, var_dir=var_dir, dotenv=dotenv)
-        env["REDIS_URL"] = f"redis://127.0.0.1:{redis[1]}/0"
-        if (configured := os.environ.get("REDIS_URL") or dotenv.get("REDIS_URL")) and configured != env["REDIS_URL"]:
-            console.say(f"REDIS_URL={configured} is ignored: `make run` uses its private Redis")
+        if args.redis_url:
+            env["REDIS_URL"] = args.redis_url
+            redis_text = f"{args.redis_url} (--redis-url: not started here)"
+        else:
+            redis = redis_start(supervisor=supervisor, var_dir=var_dir, dotenv=dotenv)
+            env["REDIS_URL"] = f"redis://127.0.0.1:{redis[1]}/0"
+            redis_text = f"{env['REDIS_URL']} (data in {var_dir / 'redis'})"
+            configured = os.environ.get("REDIS_URL") or dotenv.get("REDIS_URL")
+            if configured and configured != env["REDIS_URL"]:
+                console.say(f"REDIS_URL={configured} is ignored: `make run` uses its private Redis")
 
         migrate = supervisor.run_once("migrate", [python, "manage.py", "migrate", "--noinput"], cwd=BACKEND, env=env)
         if migrate.popen.returncode != 0:
             raise StartupError(f"manage.py migrate failed {describe_exit(migrate.popen.returncode)}")
 
         curl: list[str] = []
+        seed_output: list[str] = []
         if args.no_seed:
             console.say("--no-seed: demo data not (re)created")
         elif not command_exists("seed_demo"):
@@ -588,14 +680,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             if seed.popen.returncode != 0:
                 raise StartupError(f"manage.py seed_demo failed {describe_exit(seed.popen.returncode)}")
             curl = curl_command(seed.output)
+            seed_output = seed.output
 
         for service in selected:
             running.append(supervisor.spawn(service.name, service.argv, cwd=BACKEND, env=env))
-        watched = [*running, redis[0]]
-        ports = [service.port for service in selected if service.port is not None]
-        code = wait_ready(supervisor, watched, ports)
-        if code is None:
-            banner(console, selected=selected, redis_port=redis[1], var_dir=var_dir, env=env, curl=curl)
+        watched = [*running, *([redis[0]] if redis else [])]
+        served = [service.port for service in selected if service.port is not None]
+        code = wait_ready(supervisor, watched, served)
+        if code is None and args.json_ready:
+            if closed := [service.name for service in selected if service.port and not port_open(service.port)]:
+                raise StartupError(f"{', '.join(closed)} not listening after {READY_TIMEOUT_SECONDS:.0f} s")
+            line = ready_line(ports=ports, selected=selected, env=env, var_dir=var_dir, seed=seed_facts(seed_output))
+            with console.lock:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            code = supervisor.watch(watched)
+        elif code is None:
+            banner(console, selected=selected, ports=ports, redis_text=redis_text, var_dir=var_dir, env=env, curl=curl)
             code = supervisor.watch(watched)
     except StartupError as exc:
         console.say(f"error: {exc}")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the system programs Aristobot needs are installed: `system-deps.sh redis postgres node`.
+# Make sure the system programs Aristobot needs are installed: `system-deps.sh redis postgres node chromium`.
 #
 # Missing programs are installed with apt-get when running as root on Debian/Ubuntu (one
 # `apt-get update` first); otherwise the script prints what to install and fails.
@@ -35,8 +35,15 @@ for dep in "$@"; do
                 missing_text+=("Node.js 18+ and npm (Debian/Ubuntu: nodejs npm)")
             fi
             ;;
+        chromium)
+            # The browser tests drive Debian's Chromium: Playwright's own download is not reachable.
+            if ! command -v "${CHROMIUM_PATH:-chromium}" >/dev/null; then
+                missing_packages+=(chromium)
+                missing_text+=("Chromium for the browser tests (Debian: chromium; elsewhere set CHROMIUM_PATH)")
+            fi
+            ;;
         *)
-            echo "system-deps.sh: unknown dependency '$dep' (known: redis postgres node)" >&2
+            echo "system-deps.sh: unknown dependency '$dep' (known: redis postgres node chromium)" >&2
             exit 2
             ;;
     esac

@@ -39,6 +39,17 @@ SECRET_KEY = envstr("DJANGO_SECRET_KEY", "")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
+# --- Production (behind the TLS proxy) ------------------------------------------------------
+# With DEBUG off: cookies only over HTTPS, HSTS, and the proxy's X-Forwarded-Proto believed
+# (the web process must be reachable only through the proxy, as in docker-compose.yml).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_PROXY_SSL_HEADER = None if DEBUG else ("HTTP_X_FORWARDED_PROTO", "https")
+# Processes `manage.py status`, /health/ and /health require alive.
+HEALTH_REQUIRED_PROCESSES = envlist("HEALTH_REQUIRED_PROCESSES", "web,receiver,engine,gateway,heartbeat")
+# --- end of production settings --------------------------------------------------------------
+
 
 def _database(url: str) -> dict[str, object]:
     try:
@@ -96,6 +107,7 @@ ALERT_DEDUP_WINDOW_SECONDS = envint("ALERT_DEDUP_WINDOW_SECONDS", 60, minimum=0)
 ALERT_MAX_DELIVERIES = envint("ALERT_MAX_DELIVERIES", 5, minimum=1)
 GATEWAY_TIMEOUT_SECONDS = envint("GATEWAY_TIMEOUT_SECONDS", 15, minimum=1)
 ENGINE_THREADS = envint("ENGINE_THREADS", 4, minimum=1)
+ENGINE_SHARDS = envint("ENGINE_SHARDS", 4, minimum=1)
 EXCHANGE_TIMEOUT_SECONDS = envint("EXCHANGE_TIMEOUT_SECONDS", 10, minimum=1)
 PAPER_INITIAL_BALANCE_USDT = envdecimal("PAPER_INITIAL_BALANCE_USDT", "10000")
 PAPER_FEE_RATE = envdecimal("PAPER_FEE_RATE", "0.001")
@@ -121,6 +133,7 @@ INSTALLED_APPS = [
     "django_filters",
     "channels",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served locally: no CDN
     "apps.core",
     "apps.brokers",
     "apps.webhooks",
@@ -128,6 +141,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.staticfiles.StaticFilesMiddleware",  # WhiteNoise: static files and the built app
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -157,7 +171,9 @@ TEMPLATES = [
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # channels_redis waits up to 5 s on each blocking read; redis-py 8's default socket
+        # timeout is 5 s too, which closed idle sockets: give the socket more than the wait.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
     }
 }
 
@@ -168,6 +184,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.core.api.exceptions.api_exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -175,6 +192,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Alerts, positions, orders, brokers and webhook tokens of the signed-in user.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookStatusEnum": "apps.webhooks.models.WebhookStatus",
+        "PositionStatusEnum": "apps.webhooks.models.PositionStatus",
+        "OrderStatusEnum": "trading.orders.OrderStatus",
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
@@ -184,16 +209,40 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The built dashboard (`npm run build` in frontend/): its assets are /static/app/…, its
+# index.html is answered for every dashboard route (aristobot/spa.py).
+FRONTEND_DIST_DIR = REPO_DIR / "frontend" / "dist"
+STATICFILES_DIRS = [("app", FRONTEND_DIST_DIR)] if FRONTEND_DIST_DIR.is_dir() else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# WhiteNoise serves what collectstatic gathered into STATIC_ROOT (the Docker image does it at
+# build), compressed (apps/core/staticfiles.py).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
     raise SettingError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}")
+# plain: readable lines (`make run` prefixes each with the process); json: one object per line
+# with process and trace_id (docker-compose). Secrets are masked in both (apps/core/logformat.py).
+LOG_FORMAT = envstr("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise SettingError("LOG_FORMAT", f"must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "apps.core.logformat.LogContextFilter"},
+        "redact": {"()": "apps.core.logformat.SecretRedactor"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "apps.core.logformat.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"ccxt": {"level": "WARNING"}},
 }

@@ -65,3 +65,22 @@ def bob(django_user_model):
 def charlie(django_user_model):
     """A stranger who must never see alice's or bob's objects."""
     return django_user_model.objects.create_user(username="charlie", password="charlie-password")
+
+
+@pytest.fixture(autouse=True)
+def _engine_leases_released(monkeypatch) -> Iterator[None]:
+    """Engines a test made and never closed stop renewing their shard leases when it ends,
+    so that no ghost engine takes shards in the next test's Redis."""
+    from apps.webhooks.engine.shards import ShardLeases
+
+    started: list[ShardLeases] = []
+    real_start = ShardLeases.start
+
+    def start(self: ShardLeases) -> None:
+        started.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(ShardLeases, "start", start)
+    yield
+    for leases in started:
+        leases.stop()

@@ -33,9 +33,12 @@ EXCHANGE_REQUESTS = "exchange_requests"  # engine/web → gateway
 EXCHANGE_EVENTS = "exchange_events"  # gateway → engine: orders that changed on their own
 HEARTBEAT = "heartbeat"  # heartbeat → engine: closed 1-minute candles
 HEARTBEAT_LAST = "heartbeat:last"  # hash symbol → JSON {exchange, time, close, published_at}
+UI_EVENTS = "ui_events"  # engine/gateway/web → web: which alerts, positions, orders changed (push/)
+UI_EVENTS_MAXLEN = 10_000  # approximate cap: the push is live, nobody replays it
 
 ENGINE_GROUP = "engine"
 GATEWAY_GROUP = "gateway"
+WEB_GROUP = "web"  # the web processes' forwarders share ui_events: each entry is pushed once
 TOKENS_VERSION_KEY = "webhook_tokens:version"  # bumped when a token is created or revoked
 REPLY_KEY_PREFIX = "exchange_reply:"
 STREAM_MAXLEN = 100_000  # approximate cap of the dead-letter stream

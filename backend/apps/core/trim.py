@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -13,26 +14,28 @@ def _id_ms(entry_id: bytes | str) -> int:
     return int(text.split("-")[0])
 
 
-def stream_trim_acknowledged(client: redis.Redis, stream: str, group: str, *, keep_seconds: int) -> int:
-    """Drop entries older than `keep_seconds` that the group has read and acknowledged.
+def stream_trim_acknowledged(
+    client: redis.Redis, stream: str, groups: str | Sequence[str], *, keep_seconds: int
+) -> int:
+    """Drop entries older than `keep_seconds` that every one of `groups` has read and acknowledged.
 
-    The cut is the earliest of: now − keep_seconds, the group's oldest pending entry, and the
-    group's last delivered entry, so an unread or unfinished entry always survives.
+    The cut is the earliest of: now − keep_seconds, each group's oldest pending entry, and each
+    group's last delivered entry, so an entry some group has not read or finished always survives.
     """
+    wanted = [groups] if isinstance(groups, str) else list(groups)
     cut_ms = int(time.time() * 1000) - keep_seconds * 1000
     try:
-        groups: list[dict[str, Any]] = client.xinfo_groups(stream)
+        infos: list[dict[str, Any]] = client.xinfo_groups(stream)
     except redis.ResponseError:
         return 0  # no such stream yet
-    info = next(
-        (g for g in groups if (g["name"].decode() if isinstance(g["name"], bytes) else g["name"]) == group), None
-    )
-    if info is None:
+    by_name = {(g["name"].decode() if isinstance(g["name"], bytes) else g["name"]): g for g in infos}
+    if not wanted or any(group not in by_name for group in wanted):
         return 0
-    cut_ms = min(cut_ms, _id_ms(info["last-delivered-id"]))
-    pending: Any = client.xpending(stream, group)
-    if pending and pending.get("pending"):
-        cut_ms = min(cut_ms, _id_ms(pending["min"]))
+    for group in wanted:
+        cut_ms = min(cut_ms, _id_ms(by_name[group]["last-delivered-id"]))
+        pending: Any = client.xpending(stream, group)
+        if pending and pending.get("pending"):
+            cut_ms = min(cut_ms, _id_ms(pending["min"]))
     if cut_ms <= 0:
         return 0
     trimmed: Any = client.xtrim(stream, minid=f"{cut_ms}-0", approximate=False)

@@ -1,5 +1,10 @@
 """Routes for monitors: health and metrics."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from apps.core import views
+
+urlpatterns: list[URLPattern] = [
+    path("health/", views.health, name="health"),
+    path("metrics", views.metrics, name="metrics"),
+]

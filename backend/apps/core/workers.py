@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from apps.core.liveness import Liveness, LivenessPublisher
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,17 +38,35 @@ class StopFlag:
         return self
 
 
-def worker_loop(step: Callable[[], bool], *, name: str, stop: StopFlag, max_backoff: float = 10.0) -> None:
-    """Run `step` until stopped; an exception is logged and retried with backoff, never fatal."""
+def worker_loop(
+    step: Callable[[], bool],
+    *,
+    name: str,
+    stop: StopFlag,
+    max_backoff: float = 10.0,
+    liveness: LivenessPublisher | None = None,
+) -> None:
+    """Run `step` until stopped; an exception is logged and retried with backoff, never fatal.
+
+    Between steps the process beats its liveness record (`proc:<name>:…`, see apps/core/liveness.py),
+    so a loop that hangs stops beating; a step that found work is its last activity.
+    """
+    if liveness is None:
+        from apps.core.redis_client import redis_sync
+
+        liveness = LivenessPublisher(Liveness(name), redis_sync())
     backoff = 0.0
     while not stop:
         try:
-            step()
+            if step():
+                liveness.liveness.touch()
             backoff = 0.0
         except Exception:
             backoff = min(max_backoff, max(0.2, backoff * 2))
             logger.exception("%s: step failed; retrying in %.1f s", name, backoff)
             stop.wait(backoff)
+        liveness.beat()
+    liveness.withdraw()
     logger.info("%s: stopped", name)
 
 

@@ -7,3 +7,4 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.webhooks import signals  # noqa: F401  (connects the signal receivers)
+        from apps.webhooks.push import signals as push_signals  # noqa: F401  (live push of saved rows)

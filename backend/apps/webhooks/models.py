@@ -59,7 +59,10 @@ class Webhook(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [
-            models.Index(fields=["user", "-received_at"]),
+            # Covering (PostgreSQL): the API's stats and page counts read the index alone.
+            models.Index(
+                fields=["user", "-received_at"], include=["status", "action", "broker"], name="webhook_user_received"
+            ),
             models.Index(fields=["user", "status", "-received_at"]),
             models.Index(fields=["broker", "symbol", "interval", "-received_at"]),
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import redis
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -37,6 +38,11 @@ def token_create(*, user: AbstractBaseUser, label: str = "") -> tuple[WebhookTok
         record, plain = WebhookToken.issue(user=user, label=label)
         transaction.on_commit(tokens_version_bump)
     return record, plain
+
+
+def token_webhook_url(plain: str) -> str:
+    """The URL to paste in TradingView for this token: WEBHOOK_PUBLIC_URL/webhook/<token>."""
+    return f"{settings.WEBHOOK_PUBLIC_URL.rstrip('/')}/webhook/{plain}"
 
 
 def token_revoke(*, token: WebhookToken) -> None:

@@ -58,6 +58,7 @@ class Stack:
         self.tmp = tmp
         self.database = database
         self.receiver_port = free_port()
+        self.web_port = free_port()
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "aristobot.settings_test",
@@ -82,11 +83,15 @@ class Stack:
         commands = {
             "receiver": ["run_webhook_receiver", "--host", "127.0.0.1", "--port", str(self.receiver_port)],
             "engine": ["run_trading_engine", "--consumer", "engine-e2e"],
+            "engine2": ["run_trading_engine", "--consumer", "engine-e2e-2"],
             "gateway": ["run_native_exchange_service", "--consumer", "gateway-e2e"],
         }
+        # The web process is Daphne itself, as in production (`daphne aristobot.asgi:application`).
+        daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.web_port), "aristobot.asgi:application"]
+        argv = daphne if name == "web" else ["manage.py", *commands[name]]
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "manage.py", *commands[name]], cwd=BACKEND, env=self.env, stdout=log, stderr=log
+            [sys.executable, *argv], cwd=BACKEND, env=self.env, stdout=log, stderr=log
         )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:

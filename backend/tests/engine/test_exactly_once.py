@@ -8,9 +8,10 @@ import pytest
 
 from apps.brokers.models import PaperOrder
 from apps.core.gateway_client import GatewayClient
-from apps.core.streams import ENGINE_GROUP, WEBHOOK_DEAD, WEBHOOK_RAW
+from apps.core.streams import WEBHOOK_DEAD, WEBHOOK_RAW
 from apps.webhooks.engine import execution
 from apps.webhooks.engine.consumer import TradingEngine
+from apps.webhooks.engine.shards import engine_groups, engine_pending
 from apps.webhooks.models import Order, Webhook, WebhookState
 from tests.engine.conftest import BUY_BODY, GatewayThread, eventually
 
@@ -21,14 +22,15 @@ def _drain_with_retries(engine: TradingEngine, seconds: float = 3.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         engine.step(block_ms=50)
-        if not engine.redis.xpending(WEBHOOK_RAW, ENGINE_GROUP)["pending"]:
+        if not engine_pending(engine.redis, WEBHOOK_RAW):
             return
 
 
 def test_alert_read_by_an_engine_that_died_is_processed_after_restart(alerts, redis_client, gateway):
     entry = alerts.add(BUY_BODY)
-    # The engine reads the entry and dies before doing anything with it.
-    redis_client.xreadgroup(ENGINE_GROUP, "engine-test", {WEBHOOK_RAW: ">"}, count=10)
+    # The engine reads the entry (in every shard group) and dies before doing anything with it.
+    for group in engine_groups(redis_client):
+        redis_client.xreadgroup(group, "engine-test", {WEBHOOK_RAW: ">"}, count=10)
     assert not Webhook.objects.exists()
 
     restarted = TradingEngine(redis_client, gateway, consumer="engine-test", threads=1)
@@ -36,7 +38,7 @@ def test_alert_read_by_an_engine_that_died_is_processed_after_restart(alerts, re
 
     assert Webhook.objects.get(stream_id=entry).status == "processed"
     assert Order.objects.filter(kind="entry").count() == 1
-    assert redis_client.xpending(WEBHOOK_RAW, ENGINE_GROUP)["pending"] == 0
+    assert engine_pending(redis_client, WEBHOOK_RAW) == 0
 
 
 def test_engine_dying_after_the_order_was_sent_places_it_once(alerts, monkeypatch):
@@ -105,4 +107,4 @@ def test_alert_that_keeps_failing_goes_to_the_dead_letter_stream_and_shows_as_an
     webhook = Webhook.objects.get(stream_id=entry)
     assert webhook.status == "error" and "gave up" in webhook.error_message
     assert redis_client.xlen(WEBHOOK_DEAD) == 1
-    assert redis_client.xpending(WEBHOOK_RAW, ENGINE_GROUP)["pending"] == 0
+    assert engine_pending(redis_client, WEBHOOK_RAW) == 0

@@ -39,6 +39,11 @@ def last_candle_fields(candle: Candle, *, published_at: float) -> str:
 def heartbeat_last(client: redis.Redis) -> dict[str, LastCandle]:
     """Latest candle per symbol, as the heartbeat published it."""
     raw: Any = client.hgetall(HEARTBEAT_LAST)
+    return heartbeat_last_parse(raw)
+
+
+def heartbeat_last_parse(raw: dict[Any, Any] | None) -> dict[str, LastCandle]:
+    """The `heartbeat:last` hash as read (HGETALL), parsed; unreadable members are skipped."""
     result = {}
     for key, value in (raw or {}).items():
         symbol = key.decode() if isinstance(key, bytes) else str(key)

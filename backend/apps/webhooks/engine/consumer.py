@@ -1,11 +1,15 @@
 """The engine's stream consumer: alerts, exchange events and heartbeat candles in, each
 acknowledged only once its outcome is recorded. Crashed tries are taken up again; entries that
-keep failing go to the dead-letter stream and show up as errors."""
+keep failing go to the dead-letter stream and show up as errors.
+
+Several engines can run on one stream: each reads the shards it owns (see `shards`), so the
+alerts of one user and symbol are handled by one engine, in stream order."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -16,11 +20,10 @@ import redis
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
-from redis.exceptions import ResponseError
 
 from apps.core.gateway_client import GatewayClient
+from apps.core.logcontext import alert_trace
 from apps.core.streams import (
-    ENGINE_GROUP,
     EXCHANGE_EVENTS,
     HEARTBEAT,
     STREAM_KEEP_SECONDS,
@@ -35,11 +38,14 @@ from apps.core.trim import stream_trim_acknowledged
 from apps.webhooks.engine.dedup import Deduplicator
 from apps.webhooks.engine.execution import AlertExecutor
 from apps.webhooks.engine.market import StalePrices, candle_handle
-from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner
+from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner, symbol_key
 from apps.webhooks.engine.positions import order_follow_up, order_state_apply
 from apps.webhooks.engine.reconcile import orders_reconcile
 from apps.webhooks.engine.recording import alert_record
+from apps.webhooks.engine.shards import ShardLeases, groups_prepare, shard_group, shard_of
 from apps.webhooks.models import Order, Webhook, WebhookStatus
+from apps.webhooks.push.announce import announce_rows
+from apps.webhooks.push.events import PushKind
 from trading.errors import TemporaryError
 
 logger = logging.getLogger("aristobot.engine")
@@ -47,6 +53,10 @@ logger = logging.getLogger("aristobot.engine")
 STREAMS = (WEBHOOK_RAW, EXCHANGE_EVENTS, HEARTBEAT)
 TRIM_EVERY_SECONDS = 300
 RECONCILE_EVERY_SECONDS = 10
+READ_COUNT = 100
+SHARDS_CHECK_SECONDS = 0.25
+
+Entry = tuple[str, str, dict[Any, Any]]  # stream, entry id, fields
 
 
 def _entry_order(entry_id: str) -> tuple[int, int]:
@@ -70,16 +80,21 @@ class TradingEngine:
         retry_idle_ms: int = 5000,
         max_deliveries: int | None = None,
         threads: int | None = None,
+        shards: int | None = None,
+        lease_seconds: float = 10.0,
     ) -> None:
         self.redis = client
         self.gateway = gateway
-        self.consumer = consumer or f"engine-{socket.gethostname()}"
+        self.consumer = consumer or f"engine-{socket.gethostname()}-{os.getpid()}"
         self.retry_idle_ms = retry_idle_ms
         self.max_deliveries = max_deliveries or settings.ALERT_MAX_DELIVERIES
         self.dedup = Deduplicator(client, window_seconds=settings.ALERT_DEDUP_WINDOW_SECONDS)
         self.executor = AlertExecutor(gateway)
         self.partitions = Partitioner()
         self.stale_prices = StalePrices(client, max_age_seconds=settings.HEARTBEAT_STALE_SECONDS)
+        self.shard_count = settings.ENGINE_SHARDS if shards is None else shards
+        self.leases = ShardLeases(client, consumer=self.consumer, count=self.shard_count, lease_seconds=lease_seconds)
+        self._active: frozenset[int] = frozenset()  # shards whose pending entries we have taken over
         self._held: dict[str, set[str]] = {}  # partition → entries waiting behind an unfinished one
         threads = settings.ENGINE_THREADS if threads is None else threads
         self._threads = threads
@@ -87,38 +102,51 @@ class TradingEngine:
         self._last_retry_scan = 0.0
         self._last_trim = 0.0
         self._last_reconcile = time.monotonic()
+        self._last_shards_check = 0.0
         self.processed = 0
+        self._started = False
 
     def start(self) -> None:
-        """Create the consumer groups, take up this consumer's unfinished entries, reconcile orders."""
-        for stream in STREAMS:
-            try:
-                # From the beginning: alerts received before the engine ever ran are processed.
-                self.redis.xgroup_create(stream, ENGINE_GROUP, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-        self._handle_batch(self._read(pending=True))
-        orders_reconcile(self.gateway)
+        """Lay out the consumer groups, take our shards and their unfinished entries, reconcile orders."""
+        self._started = True
+        groups_prepare(self.redis, STREAMS, self.shard_count, consumer=self.consumer)
+        self.leases.start()
+        self._shards_follow()
+        orders_reconcile(self.gateway, owned=self._owns)
+
+    @property
+    def shards(self) -> frozenset[int]:
+        """The shards this engine handles now."""
+        return self._active
 
     def step(self, block_ms: int = 1000) -> bool:
         close_old_connections()
+        if not self._started:
+            self.start()
+        self._shards_follow()
+        if not self._active:  # every shard is owned by other engines: stand by
+            time.sleep(min(block_ms, 1000) / 1000)
+            return False
         if time.monotonic() - self._last_retry_scan > self.retry_idle_ms / 1000:
             self._last_retry_scan = time.monotonic()
             self._retry_stale()
         if not self.gateway.force_paper and time.monotonic() - self._last_reconcile > RECONCILE_EVERY_SECONDS:
             # Live exchanges do not tell us when a resting order fills: ask them.
             self._last_reconcile = time.monotonic()
-            orders_reconcile(self.gateway, live_only=True)
-        self.stale_prices.check()
-        if time.monotonic() - self._last_trim > TRIM_EVERY_SECONDS:
-            self._last_trim = time.monotonic()
-            for stream in STREAMS:
-                stream_trim_acknowledged(self.redis, stream, ENGINE_GROUP, keep_seconds=STREAM_KEEP_SECONDS)
-        return self._handle_batch(self._read(pending=False, block_ms=block_ms), first_delivery=True) > 0
+            orders_reconcile(self.gateway, live_only=True, owned=self._owns)
+        if 0 in self._active:
+            self.stale_prices.check()
+            if time.monotonic() - self._last_trim > TRIM_EVERY_SECONDS:
+                self._last_trim = time.monotonic()
+                groups = [shard_group(shard) for shard in range(self.shard_count)]
+                for stream in STREAMS:
+                    stream_trim_acknowledged(self.redis, stream, groups, keep_seconds=STREAM_KEEP_SECONDS)
+        return self._handle_batch(self._read(block_ms=block_ms), first_delivery=True) > 0
 
     def close(self) -> None:
-        """Stop the worker threads (their database connections close with them)."""
+        """Give our shards to the other engines and stop the worker threads (their database
+        connections close with them)."""
+        self.leases.stop()
         if self._pool is not None:
             workers = self._threads
             barrier = threading.Barrier(workers)
@@ -133,33 +161,96 @@ class TradingEngine:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    def _read(self, *, pending: bool, block_ms: int = 1000) -> list[Any]:
-        ids: Any = {stream: "0" if pending else ">" for stream in STREAMS}
-        response: Any = self.redis.xreadgroup(
-            ENGINE_GROUP, self.consumer, ids, count=50, block=None if pending else block_ms
-        )
-        return response or []
+    # Shards ----------------------------------------------------------------------------
 
-    def _handle_batch(self, response: list[Any], *, first_delivery: bool = False) -> int:
-        """Run a batch: partitions concurrently, each in stream order, none past its first failure."""
-        groups: dict[str, list[tuple[str, str, dict[Any, Any]]]] = {}
-        for stream, entries in response:
-            for entry_id, fields in entries:
-                if fields is None:  # deleted while pending
-                    self.redis.xack(_text(stream), ENGINE_GROUP, entry_id)
-                    continue
-                key = self.partitions.key(_text(stream), fields)
-                if key in self._held:  # an earlier entry of this partition is unfinished: wait
-                    self._held[key].add(_text(entry_id))
-                    continue
-                groups.setdefault(key, []).append((_text(stream), _text(entry_id), fields))
+    def _owns(self, user_id: int | None, symbol: str) -> bool:
+        """Whether the partition of this user and symbol is in one of our shards."""
+        return shard_of(f"{user_id}:{symbol_key(symbol)}", self.shard_count) in self._active
+
+    def _shards_follow(self) -> None:
+        """Between batches: give up surplus shards, take free ones up to our share (at most every
+        SHARDS_CHECK_SECONDS, so a handover waits for no lease renewal), and take over the
+        pending entries of new ones."""
+        if time.monotonic() - self._last_shards_check > SHARDS_CHECK_SECONDS:
+            self._last_shards_check = time.monotonic()
+            self.leases.release_surplus()
+            self.leases.tick()
+        owned = self.leases.owned()
+        gone = self._active - owned
+        if gone:
+            # Entries held behind a failure in a shard we no longer own are its new owner's now.
+            self._held = {key: ids for key, ids in self._held.items() if int(key.split("|", 1)[0]) not in gone}
+        new = owned - self._active
+        self._active = owned
+        for shard in sorted(new):
+            self._take_over(shard)
+
+    def _take_over(self, shard: int) -> None:
+        """Claim every entry pending in a shard's group (a dead or departed owner's included) and
+        run them, in stream order, before anything new of that shard."""
+        group = shard_group(shard)
+        for stream in STREAMS:
+            start = "-"
+            while True:
+                page: Any = self.redis.xpending_range(stream, group, min=start, max="+", count=1000)
+                theirs = [item["message_id"] for item in page if _text(item["consumer"]) != self.consumer]
+                if theirs:  # JUSTID: moving an entry is not a delivery attempt
+                    self.redis.xclaim(stream, group, self.consumer, 0, theirs, justid=True)
+                if len(page) < 1000:
+                    break
+                start = "(" + _text(page[-1]["message_id"])
+        response: Any = self.redis.xreadgroup(group, self.consumer, dict.fromkeys(STREAMS, "0"), count=READ_COUNT)
+        self._handle_batch([(shard, response or [])])
+
+    # Reading and running ---------------------------------------------------------------
+
+    def _read(self, *, block_ms: int) -> list[tuple[int, list[Any]]]:
+        """New entries of each shard we own; every shard group sees every entry, so when none
+        has any, waiting on one of them is waiting on all."""
+        ids: Any = dict.fromkeys(STREAMS, ">")
+        batches = []
+        for shard in sorted(self._active):
+            response: Any = self.redis.xreadgroup(shard_group(shard), self.consumer, ids, count=READ_COUNT)
+            if response:
+                batches.append((shard, response))
+        if not batches and block_ms:
+            shard = min(self._active)
+            response = self.redis.xreadgroup(shard_group(shard), self.consumer, ids, count=READ_COUNT, block=block_ms)
+            if response:
+                batches.append((shard, response))
+        return batches
+
+    def _handle_batch(self, batches: list[tuple[int, list[Any]]], *, first_delivery: bool = False) -> int:
+        """Run a batch: partitions concurrently, each in stream order, none past its first failure.
+
+        Entries of partitions in other shards are acknowledged in this shard's group unread.
+        """
+        groups: dict[str, list[Entry]] = {}
+        done: list[tuple[str, str, str]] = []  # group, stream, entry id; list.append is atomic
+        for shard, response in batches:
+            group_name = shard_group(shard)
+            for raw_stream, entries in response:
+                stream = _text(raw_stream)
+                for raw_id, fields in entries:
+                    entry_id = _text(raw_id)
+                    if fields is None:  # deleted while pending
+                        done.append((group_name, stream, entry_id))
+                        continue
+                    partition = self._partition(stream, fields)
+                    if not partition.startswith(HEARTBEAT_PREFIX) and shard_of(partition, self.shard_count) != shard:
+                        done.append((group_name, stream, entry_id))
+                        continue
+                    key = f"{shard}|{partition}"
+                    if key in self._held:  # an earlier entry of this partition is unfinished: wait
+                        self._held[key].add(entry_id)
+                        continue
+                    groups.setdefault(key, []).append((stream, entry_id, fields))
         for group in groups.values():
             group.sort(key=lambda item: _entry_order(item[1]))
         # Candles mark, guard and fill every user's positions on a symbol: they run after the
         # batch's alert and event partitions, one at a time, so never beside an alert of theirs.
-        candles = {key: group for key, group in groups.items() if key.startswith(HEARTBEAT_PREFIX)}
+        candles = {key: group for key, group in groups.items() if key.split("|", 1)[1].startswith(HEARTBEAT_PREFIX)}
         others = {key: group for key, group in groups.items() if key not in candles}
-        done: list[tuple[str, str]] = []  # list.append is atomic: the threads share it
         try:
             if self._pool is None or len(others) < 2:
                 for key, group in others.items():
@@ -176,28 +267,37 @@ class TradingEngine:
         return sum(len(group) for group in groups.values())
 
     def _run_partition(
-        self, key: str, group: list[tuple[str, str, dict[Any, Any]]], first_delivery: bool, done: list[tuple[str, str]]
+        self, key: str, group: list[Entry], first_delivery: bool, done: list[tuple[str, str, str]]
     ) -> None:
         if threading.current_thread() is not threading.main_thread():
             close_old_connections()
+        shard = int(key.split("|", 1)[0])
         for position, (stream, entry_id, fields) in enumerate(group):
-            if self.handle(stream, entry_id, fields, first_delivery=first_delivery, ack=False):
-                done.append((stream, entry_id))
+            if self.handle(stream, entry_id, fields, shard=shard, first_delivery=first_delivery, ack=False):
+                done.append((shard_group(shard), stream, entry_id))
             else:
                 # Later entries of this partition wait until this one is done (never reordered).
                 self._held.setdefault(key, set()).update(item[1] for item in group[position:])
                 return
 
     def handle(
-        self, stream: str, entry_id: str, fields: dict[Any, Any], *, first_delivery: bool = False, ack: bool = True
+        self,
+        stream: str,
+        entry_id: str,
+        fields: dict[Any, Any],
+        *,
+        shard: int = 0,
+        first_delivery: bool = False,
+        ack: bool = True,
     ) -> bool:
-        """Handle one entry; acknowledged only when its outcome is recorded (by the caller when
-        `ack` is False). True when done."""
+        """Handle one entry of a shard; acknowledged only when its outcome is recorded (by the
+        caller when `ack` is False). True when done."""
         try:
             if stream == WEBHOOK_RAW:
                 self.alert_handle(entry_id, RawAlert.from_fields(fields), first_delivery=first_delivery)
             elif stream == HEARTBEAT:
-                candle_handle(Candle.from_fields(fields), self.gateway)
+                owned = None if self.shard_count == 1 else self._shard_owns(shard)
+                candle_handle(Candle.from_fields(fields), self.gateway, owned=owned, feed_paper=shard == 0)
             else:
                 self.event_handle(ExchangeEvent.from_fields(fields))
         except TemporaryError as exc:
@@ -207,23 +307,40 @@ class TradingEngine:
             logger.exception("%s %s failed, will retry", stream, entry_id)
             return False
         if ack:
-            self.redis.xack(stream, ENGINE_GROUP, entry_id)
+            self.redis.xack(stream, shard_group(shard), entry_id)
         self.processed += 1
         return True
 
-    def _ack(self, done: list[tuple[str, str]]) -> None:
+    def _partition(self, stream: str, fields: dict[Any, Any]) -> str:
+        """The entry's partition; an unreadable entry goes to one fixed partition, where its
+        handling records the failure (and the dead-letter stream takes it in the end)."""
+        try:
+            return self.partitions.key(stream, fields)
+        except Exception:
+            logger.warning("%s entry with unreadable fields: %r", stream, fields)
+            return f"unreadable:{stream}"
+
+    def _shard_owns(self, shard: int) -> Any:
+        count = self.shard_count
+        return lambda user_id, symbol: shard_of(f"{user_id}:{symbol_key(symbol)}", count) == shard
+
+    def _ack(self, done: list[tuple[str, str, str]]) -> None:
         """Acknowledge handled entries in one round trip (a re-delivery after a crash before
         this finds their records and does nothing twice)."""
-        by_stream: dict[str, list[str]] = {}
-        for stream, entry_id in done:
-            by_stream.setdefault(stream, []).append(entry_id)
-        if by_stream:
+        by_target: dict[tuple[str, str], list[str]] = {}
+        for group, stream, entry_id in done:
+            by_target.setdefault((stream, group), []).append(entry_id)
+        if by_target:
             pipe = self.redis.pipeline(transaction=False)
-            for stream, ids in by_stream.items():
-                pipe.xack(stream, ENGINE_GROUP, *ids)
+            for (stream, group), ids in by_target.items():
+                pipe.xack(stream, group, *ids)
             pipe.execute()
 
     def alert_handle(self, entry_id: str, raw: RawAlert, *, first_delivery: bool = False) -> None:
+        with alert_trace(raw.trace_id):  # every log line about this alert carries its trace id
+            self._alert_handle(entry_id, raw, first_delivery=first_delivery)
+
+    def _alert_handle(self, entry_id: str, raw: RawAlert, *, first_delivery: bool) -> None:
         recorded = alert_record(stream_id=entry_id, raw=raw, dedup=self.dedup, first_delivery=first_delivery)
         webhook = recorded.webhook
         if recorded.alert is None or webhook.status not in (WebhookStatus.RECEIVED, WebhookStatus.PROCESSING):
@@ -255,18 +372,29 @@ class TradingEngine:
         order_follow_up(order, self.gateway)
         logger.info("order %s is %s (filled %s)", order.client_order_id, event.order.status, event.order.filled)
 
+    # Retries ---------------------------------------------------------------------------
+
     def _retry_stale(self) -> None:
-        """Take up entries left unfinished: ours after a failure or held behind one, and those
-        of a dead engine; in stream order, a partition stopping at its first failure."""
+        """Take up entries left unfinished in our shards: ours after a failure or held behind one,
+        and those of a dead engine; in stream order, a partition stopping at its first failure."""
+        failed: dict[str, set[str]] = {}
+        for shard in sorted(self._active):
+            failed.update(self._retry_shard(shard))
+        self._held = failed
+
+    def _retry_shard(self, shard: int) -> dict[str, set[str]]:
+        group = shard_group(shard)
         candidates: list[tuple[str, str, int]] = []
         for stream in STREAMS:
-            stale: Any = self.redis.xpending_range(
-                stream, ENGINE_GROUP, min="-", max="+", count=200, idle=self.retry_idle_ms
-            )
+            stale: Any = self.redis.xpending_range(stream, group, min="-", max="+", count=200, idle=self.retry_idle_ms)
             candidates += [(stream, _text(item["message_id"]), int(item["times_delivered"])) for item in stale]
-        held_ids = {entry_id for ids in self._held.values() for entry_id in ids}
-        pending: Any = {} if not held_ids else self._pending_ids()
-        candidates += [(stream, entry_id, 1) for stream, entry_id in pending if entry_id in held_ids]
+        held_ids = {entry_id for key, ids in self._held.items() if key.startswith(f"{shard}|") for entry_id in ids}
+        if held_ids:
+            for stream in STREAMS:
+                entries: Any = self.redis.xpending_range(stream, group, min="-", max="+", count=1000)
+                candidates += [
+                    (stream, _text(item["message_id"]), 1) for item in entries if _text(item["message_id"]) in held_ids
+                ]
         seen: set[str] = set()
         failed: dict[str, set[str]] = {}
         for stream, entry_id, delivered in sorted(candidates, key=lambda c: _entry_order(c[1])):
@@ -274,26 +402,23 @@ class TradingEngine:
                 continue
             seen.add(entry_id)
             if delivered >= self.max_deliveries:
-                self._dead_letter(stream, entry_id)
+                self._dead_letter(stream, group, entry_id)
                 continue
-            claimed: Any = self.redis.xclaim(stream, ENGINE_GROUP, self.consumer, 0, [entry_id])
+            claimed: Any = self.redis.xclaim(stream, group, self.consumer, 0, [entry_id])
             for claimed_id, fields in claimed:
                 if not fields:
-                    self.redis.xack(stream, ENGINE_GROUP, claimed_id)
+                    self.redis.xack(stream, group, claimed_id)
                     continue
-                key = self.partitions.key(stream, fields)
-                if key in failed or not self.handle(stream, _text(claimed_id), fields):
+                partition = self._partition(stream, fields)
+                if not partition.startswith(HEARTBEAT_PREFIX) and shard_of(partition, self.shard_count) != shard:
+                    self.redis.xack(stream, group, claimed_id)
+                    continue
+                key = f"{shard}|{partition}"
+                if key in failed or not self.handle(stream, _text(claimed_id), fields, shard=shard):
                     failed.setdefault(key, set()).add(_text(claimed_id))
-        self._held = failed
+        return failed
 
-    def _pending_ids(self) -> list[tuple[str, str]]:
-        ids = []
-        for stream in STREAMS:
-            entries: Any = self.redis.xpending_range(stream, ENGINE_GROUP, min="-", max="+", count=1000)
-            ids += [(stream, _text(item["message_id"])) for item in entries]
-        return ids
-
-    def _dead_letter(self, stream: str, entry_id: str) -> None:
+    def _dead_letter(self, stream: str, group: str, entry_id: str) -> None:
         entries: Any = self.redis.xrange(stream, min=entry_id, max=entry_id)
         fields = entries[0][1] if entries else {}
         record = {**{_text(k): _text(v) for k, v in fields.items()}, "stream": stream, "entry_id": entry_id}
@@ -309,5 +434,6 @@ class TradingEngine:
                     "check the orders of this alert on the exchange"
                 ),
             )
-        self.redis.xack(stream, ENGINE_GROUP, entry_id)
+            announce_rows(PushKind.WEBHOOK, Webhook.objects.filter(stream_id=entry_id).only("pk", "user_id"))
+        self.redis.xack(stream, group, entry_id)
         logger.error("%s %s moved to %s after %d deliveries", stream, entry_id, WEBHOOK_DEAD, self.max_deliveries)

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from apps.brokers.models import Broker, TypeDeTrading
 from apps.core.gateway_client import GatewayClient
+from apps.core.logcontext import alert_trace
+from apps.core.metrics import ALERTS_FAILED, ALERTS_PROCESSED, metric_incr, order_latency_observe
 from apps.webhooks.engine.guard import positions_guard
 from apps.webhooks.engine.ids import client_order_id
 from apps.webhooks.engine.orders import order_record, order_submit
@@ -37,6 +39,7 @@ def webhook_finish(webhook: Webhook, *, error: str = "") -> None:
     webhook.error_message = error
     webhook.processed_at = timezone.now()
     webhook.save(update_fields=["status", "error_message", "processed_at", "order_id", "broker", "prix_sl", "prix_tp"])
+    metric_incr(ALERTS_FAILED if error else ALERTS_PROCESSED)
 
 
 def broker_check(broker: Broker) -> None:
@@ -58,8 +61,13 @@ class AlertExecutor:
     def execute(self, webhook: Webhook, alert: Alert, *, fresh: bool = False) -> None:
         """Take a recorded alert to processed or error; TemporaryError leaves it processing.
 
-        `fresh`: recorded by this very try, so no order of it can exist yet.
+        `fresh`: recorded by this very try, so no order of it can exist yet. Log lines written
+        meanwhile carry the alert's trace id.
         """
+        with alert_trace(webhook.trace_id):
+            self._execute(webhook, alert, fresh=fresh)
+
+    def _execute(self, webhook: Webhook, alert: Alert, *, fresh: bool) -> None:
         if webhook.status != WebhookStatus.PROCESSING:
             webhook.status = WebhookStatus.PROCESSING
             webhook.save(update_fields=["status"])
@@ -102,6 +110,7 @@ class AlertExecutor:
 
     def _submit(self, webhook: Webhook, order: Order, alert: Alert) -> None:
         state = order_submit(order, self.gateway, reference_price=alert.reference_price)
+        order_latency_observe((timezone.now() - webhook.received_at).total_seconds())  # alert in → exchange's answer
         webhook.order_id = state.id
         order_state_apply(order, state)
         order_follow_up(order, self.gateway)

@@ -7,6 +7,7 @@ closed with a market sell. Prices come from heartbeat candles and from the alert
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 from apps.core.gateway_client import GatewayClient
@@ -36,9 +37,11 @@ def positions_guard(
     high: Decimal,
     broker_id: int | None = None,
     exchange: str | None = None,
+    owned: Callable[[int | None, str], bool] | None = None,
 ) -> int:
     """Close the engine-guarded open positions on `symbol` that the price range crossed
-    (only those of brokers on `exchange` when given: a price acts on its own market only)."""
+    (only those of brokers on `exchange` when given: a price acts on its own market only;
+    only those of this engine's partitions when `owned` is given)."""
     positions = WebhookState.objects.filter(
         status=PositionStatus.OPEN, protection_mode=ProtectionMode.ENGINE, symbol=symbol
     )
@@ -48,6 +51,8 @@ def positions_guard(
         positions = positions.filter(broker__exchange=exchange)
     closed = 0
     for position in positions.select_related("broker"):
+        if owned is not None and not owned(position.user_id, position.symbol):
+            continue
         kind = guard_crossed(position, low=low, high=high)
         if kind is None or position.quantity <= 0:
             continue

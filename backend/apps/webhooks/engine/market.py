@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,6 +25,8 @@ from apps.core.streams import Candle
 from apps.webhooks.engine.guard import positions_guard
 from apps.webhooks.engine.partitions import symbol_key
 from apps.webhooks.models import PositionStatus, Webhook, WebhookState, WebhookStatus
+from apps.webhooks.push.announce import announce_rows
+from apps.webhooks.push.events import PushKind
 from trading.alerts import interval_parse
 from trading.errors import AlertInvalid
 from trading.miss import GRACE, SILENCE, alert_bar, bars_missed
@@ -48,21 +51,32 @@ def paper_prices_from(candle: Candle) -> bool:
     return candle.exchange in ("sim", "replay", settings.HEARTBEAT_EXCHANGE)
 
 
-def candle_handle(candle: Candle, gateway: GatewayClient) -> None:
+Owned = Callable[[int | None, str], bool]  # (user id, symbol) → whether this engine owns that partition
+
+
+def candle_handle(
+    candle: Candle, gateway: GatewayClient, *, owned: Owned | None = None, feed_paper: bool = True
+) -> None:
     """Everything one closed candle means for the engine; safe to run twice for the same candle.
 
     A price acts on its own market only: a live broker's positions are marked and guarded by
-    candles of its own exchange, paper brokers' by the paper exchange's price feed.
+    candles of its own exchange, paper brokers' by the paper exchange's price feed. With
+    `owned`, only the positions and alert streams of this engine's partitions; `feed_paper`
+    is given to one engine only, so the paper exchange hears each price once.
     """
     paper = paper_prices_from(candle)
-    if paper:
+    if paper and feed_paper:
         gateway.price_update(symbol=candle.symbol, last=candle.close, low=candle.low, high=candle.high)
-    positions_mark(symbol=candle.symbol, price=candle.close, exchange=candle.exchange, paper=paper)
-    positions_guard(gateway, symbol=candle.symbol, low=candle.low, high=candle.high, exchange=candle.exchange)
-    misses_record(symbol=candle.symbol, clock=candle_clock(candle))
+    positions_mark(symbol=candle.symbol, price=candle.close, exchange=candle.exchange, paper=paper, owned=owned)
+    positions_guard(
+        gateway, symbol=candle.symbol, low=candle.low, high=candle.high, exchange=candle.exchange, owned=owned
+    )
+    misses_record(symbol=candle.symbol, clock=candle_clock(candle), owned=owned)
 
 
-def positions_mark(*, symbol: str, price: Decimal, exchange: str | None = None, paper: bool = True) -> int:
+def positions_mark(
+    *, symbol: str, price: Decimal, exchange: str | None = None, paper: bool = True, owned: Owned | None = None
+) -> int:
     """Set current price and unrealised P&L of the open positions on `symbol`; two queries.
 
     With `exchange`, only positions of brokers on that exchange (and paper ones when `paper`).
@@ -72,13 +86,18 @@ def positions_mark(*, symbol: str, price: Decimal, exchange: str | None = None, 
     if exchange is not None:
         venues = Q(broker__exchange=exchange) | (Q(broker__exchange=PAPER_EXCHANGE) if paper else Q(pk__in=[]))
         candidates = candidates.filter(venues)
-    positions = [position for position in candidates if symbol_key(position.symbol) == key]
+    positions = [
+        position
+        for position in candidates
+        if symbol_key(position.symbol) == key and (owned is None or owned(position.user_id, position.symbol))
+    ]
     for position in positions:
         figures = Position(Decimal(position.quantity), Decimal(position.entry_price), Decimal(position.entry_fees))
         position.current_price = price
         position.unrealized_pnl = position_unrealized_pnl(figures, price=price).quantize(STORED_PLACES)
     # Only the two marked fields: a fill applied meanwhile keeps its quantity.
     WebhookState.objects.bulk_update(positions, ["current_price", "unrealized_pnl"])
+    announce_rows(PushKind.POSITION, positions)  # bulk_update fires no signal; coalesced per flush
     return len(positions)
 
 
@@ -101,7 +120,7 @@ class _Stream:
     recorded: set[datetime] = field(default_factory=set)
 
 
-def misses_record(*, symbol: str, clock: datetime) -> list[Webhook]:
+def misses_record(*, symbol: str, clock: datetime, owned: Owned | None = None) -> list[Webhook]:
     """Record one MISS per bar of `symbol`'s alert streams that closed without its alert."""
     key = symbol_key(symbol)
     recent = (
@@ -115,7 +134,7 @@ def misses_record(*, symbol: str, clock: datetime) -> list[Webhook]:
     )
     streams: dict[tuple[int, int | None, timedelta], _Stream] = {}
     for row in recent:
-        if symbol_key(row["symbol"]) != key:
+        if symbol_key(row["symbol"]) != key or (owned is not None and not owned(row["user_id"], row["symbol"])):
             continue
         try:
             interval = interval_parse(row["interval"])

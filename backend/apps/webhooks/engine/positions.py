@@ -18,6 +18,8 @@ from apps.core.streams import order_state_to_dict
 from apps.webhooks.engine.ids import client_order_id
 from apps.webhooks.engine.orders import _jsonable, order_update_from_state
 from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState
+from apps.webhooks.push.announce import announce_rows
+from apps.webhooks.push.events import PushKind
 from trading.errors import OrderNotFound, ProtectionUnsupported, TemporaryError, TradingError
 from trading.orders import OrderKind, OrderSide, OrderState, OrderStatus, OrderType, ProtectionRequest
 from trading.positions import Position, position_apply_buy, position_apply_sell, position_unrealized_pnl
@@ -119,6 +121,7 @@ def _orders_save(orders: list[Order], fields: list[str]) -> None:
     """Plain UPDATEs: for two or three rows much cheaper than bulk_update's CASE expressions."""
     for order in orders:
         Order.objects.filter(pk=order.pk).update(**{field: getattr(order, field) for field in fields})
+    announce_rows(PushKind.ORDER, orders)  # an update() fires no signal
 
 
 STATUS_FIELDS = ["exchange_order_id", "status", "average_price", "raw", "updated_at"]
@@ -154,6 +157,7 @@ def protection_cancel(position: WebhookState, gateway: GatewayClient) -> None:
     never_sent = [order.pk for order in orders if order.status == OrderStatus.NEW]
     if never_sent:
         Order.objects.filter(pk__in=never_sent).update(status=OrderStatus.CANCELED)
+        announce_rows(PushKind.ORDER, [order for order in orders if order.pk in never_sent])
     sent = [order for order in orders if order.status != OrderStatus.NEW]
     if not sent:
         return
@@ -242,6 +246,7 @@ def protection_sync(
             if ids[kind] not in existing
         ]
     )
+    announce_rows(PushKind.ORDER, rows, created=True)  # bulk_create fires no signal
     rows = (
         list(Order.objects.filter(client_order_id__in=ids.values()).order_by("id")) if len(rows) < len(kinds) else rows
     )
@@ -283,6 +288,7 @@ def _protection_place(position: WebhookState, rows: list[Order], gateway: Gatewa
         Order.objects.filter(pk__in=[row.pk for row in rows]).exclude(status=OrderStatus.SUBMITTING).update(
             status=OrderStatus.SUBMITTING
         )
+        announce_rows(PushKind.ORDER, rows)
     request = ProtectionRequest(
         symbol=position.symbol,
         amount=rows[0].amount,
@@ -297,6 +303,7 @@ def _protection_place(position: WebhookState, rows: list[Order], gateway: Gatewa
         Order.objects.filter(pk__in=[row.pk for row in rows]).update(
             status=OrderStatus.REJECTED, error_message=f"{exc}: guarded by the engine instead"
         )
+        announce_rows(PushKind.ORDER, rows)
         _set_protection_fields(position, [], mode=ProtectionMode.ENGINE)
         return
     except Exception as exc:
@@ -304,6 +311,7 @@ def _protection_place(position: WebhookState, rows: list[Order], gateway: Gatewa
             Order.objects.filter(pk__in=[row.pk for row in rows]).update(
                 status=OrderStatus.REJECTED, error_message=str(exc)
             )
+            announce_rows(PushKind.ORDER, rows)
             _set_protection_fields(position, [])
         raise
     _apply_protection_states(position, rows, states)
@@ -317,6 +325,7 @@ def _protection_resume(position: WebhookState, rows: list[Order], gateway: Gatew
             states.append(gateway.fetch_order(row.broker_id, symbol=row.symbol, client_order_id=row.client_order_id))
         except OrderNotFound:
             Order.objects.filter(pk=row.pk).update(status=OrderStatus.NEW)
+            announce_rows(PushKind.ORDER, [row])
     if len(states) == len(rows):
         _apply_protection_states(position, rows, states)
         return

@@ -4,6 +4,7 @@ and periodically for live exchanges, whose resting orders fill without telling a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.db.models import QuerySet
 
@@ -28,16 +29,21 @@ def _candidates(*, live_only: bool) -> QuerySet[Order]:
     return orders.order_by("id")
 
 
-def orders_reconcile(gateway: GatewayClient, *, live_only: bool = False) -> int:
+def orders_reconcile(
+    gateway: GatewayClient, *, live_only: bool = False, owned: Callable[[int | None, str], bool] | None = None
+) -> int:
     """Look up orders still `submitting` or `open` by client order id and apply what the
     exchange says; fills first, so that a target's fill is known before its stop's expiry.
 
     An order the exchange never received is marked rejected; a protective order that
-    disappeared is marked cancelled and its position protected again. Returns the count settled.
+    disappeared is marked cancelled and its position protected again. With `owned(user_id,
+    symbol)`, only the orders of this engine's partitions. Returns the count settled.
     """
     answers: list[tuple[Order, OrderState]] = []
     settled = 0
     for order in _candidates(live_only=live_only):
+        if owned is not None and not owned(order.user_id, order.symbol):
+            continue  # another engine owns its partition
         if order.webhook is not None and order.webhook.status in UNFINISHED_ALERTS:
             continue  # its alert's stream entry is still pending and will settle it
         try:

@@ -12,6 +12,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from apps.brokers.models import Broker
+from apps.core.metrics import ALERTS_FAILED, metric_incr
 from apps.core.streams import RawAlert
 from apps.webhooks.engine.dedup import Deduplicator, alert_dedup_key
 from apps.webhooks.models import Webhook, WebhookStatus
@@ -188,6 +189,8 @@ def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator, first_de
     except IntegrityError:  # another engine recorded this entry first
         webhook = Webhook.objects.get(stream_id=stream_id)
         return RecordedAlert(webhook, _alert_again(webhook), fresh=False)
+    if problem:
+        metric_incr(ALERTS_FAILED)
     return RecordedAlert(webhook, alert)
 
 

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from apps.core.liveness import Liveness
 from apps.webhooks.receiver.auth import TokenIndex
 from apps.webhooks.receiver.config import ReceiverConfig
+from apps.webhooks.receiver.cors import cors_enable
 from apps.webhooks.receiver.handlers import WebhookHandlers
 from apps.webhooks.receiver.limits import AddressPolicy, RateLimiter
 from apps.webhooks.receiver.refresh import TokenLoader, TokenRefresher
@@ -21,10 +23,17 @@ INDEX = web.AppKey("index", TokenIndex)
 STATS = web.AppKey("stats", ReceiverStats)
 REFRESHER = web.AppKey("refresher", TokenRefresher)
 WRITER = web.AppKey("writer", AlertWriter)
+LIVENESS = web.AppKey("liveness", Liveness)
 
 
-def build_app(*, redis: aioredis.Redis, config: ReceiverConfig, token_loader: TokenLoader) -> web.Application:
-    """A receiver app; tokens are loaded at startup (a failure stops it) and kept fresh until cleanup."""
+def build_app(
+    *, redis: aioredis.Redis, config: ReceiverConfig, token_loader: TokenLoader, liveness: Liveness | None = None
+) -> web.Application:
+    """A receiver app; tokens are loaded at startup (a failure stops it) and kept fresh until cleanup.
+
+    `liveness`: the process's record, touched by each alert stored (the process publishes it).
+    """
+    liveness = liveness or Liveness("receiver")
     index = TokenIndex(legacy_token=config.legacy_token)
     limiter = RateLimiter(config.rate_limit_per_minute, config.burst)
     stats = ReceiverStats()
@@ -37,6 +46,7 @@ def build_app(*, redis: aioredis.Redis, config: ReceiverConfig, token_loader: To
         limiter=limiter,
         addresses=AddressPolicy(config.ip_allowlist, config.trusted_proxies),
         stats=stats,
+        liveness=liveness,
     )
     refresher = TokenRefresher(
         index=index,
@@ -51,9 +61,11 @@ def build_app(*, redis: aioredis.Redis, config: ReceiverConfig, token_loader: To
     app[STATS] = stats
     app[REFRESHER] = refresher
     app[WRITER] = writer
+    app[LIVENESS] = liveness
     app.router.add_post("/webhook", handlers.webhook)
     app.router.add_post("/webhook/{token}", handlers.webhook)
     app.router.add_get("/health", handlers.health)
+    cors_enable(app)  # the dashboard's "send a test alert" posts from the browser
     app.cleanup_ctx.append(_keep_tokens_fresh)
     app.cleanup_ctx.append(_run_writer)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -9,6 +10,10 @@ import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from apps.core.liveness import Liveness
+from apps.core.logcontext import trace_id_set
+from apps.core.metrics import ALERTS_REJECTED, metric_incr
+from apps.core.status import status_collect_async
 from apps.core.streams import RawAlert
 from apps.webhooks.receiver.auth import Identity, TokenIndex
 from apps.webhooks.receiver.body import BodyInvalid, body_parse, body_redacted, body_to_store, body_token
@@ -43,8 +48,10 @@ class WebhookHandlers:
         limiter: RateLimiter,
         addresses: AddressPolicy,
         stats: ReceiverStats,
+        liveness: Liveness,
     ) -> None:
         self._config = config
+        self._liveness = liveness
         self._max_body = config.max_body_bytes
         self._redis = redis
         self._writer = writer
@@ -59,6 +66,7 @@ class WebhookHandlers:
         self, reason: Rejection, status: int, message: str, headers: dict[str, str] | None = None, trace_id: str = ""
     ) -> web.Response:
         self._stats.rejected[reason] += 1
+        metric_incr(ALERTS_REJECTED + reason)
         return _error(status, message, headers, trace_id)
 
     def _too_large(self) -> web.Response:
@@ -124,6 +132,7 @@ class WebhookHandlers:
     async def _store(self, body: str, identity: Identity, ip: str) -> web.Response:
         received_at = utc_now_iso()
         trace_id = uuid.uuid4().hex
+        trace_id_set(trace_id)  # this request's task: its log lines carry the alert's trace id
         alert = RawAlert(body=body, received_at=received_at, trace_id=trace_id, user_id=identity.user_id, source_ip=ip)
         try:
             await self._writer.store(alert)
@@ -131,6 +140,7 @@ class WebhookHandlers:
             self._store_warn.warning("alert not stored, answering 503: %s", exc)
             return self._reject(Rejection.STORE_UNAVAILABLE, 503, "alert store unavailable")
         self._stats.accepted(received_at)
+        self._liveness.touch()
         return web.Response(body=orjson.dumps({"status": "received", "trace_id": trace_id}), content_type=JSON)
 
     async def _record_invalid(self, raw: bytes, token: str, identity: Identity, ip: str, problem: str) -> web.Response:
@@ -143,6 +153,7 @@ class WebhookHandlers:
             source_ip=ip,
             rejected=problem,
         )
+        trace_id_set(alert.trace_id)
         try:
             await self._writer.store(alert)
         except StoreUnavailable as exc:
@@ -152,13 +163,24 @@ class WebhookHandlers:
         return self._reject(Rejection.BAD_BODY, 400, problem, trace_id=alert.trace_id)
 
     async def health(self, request: web.Request) -> web.Response:
-        """Counters, Redis reachability and tokens loaded; 503 when Redis does not answer."""
+        """Counters, Redis reachability, tokens loaded and the stack's status (as `manage.py status
+        --json` shows it); 503 when Redis does not answer, and with `?strict=1` when the stack is
+        unhealthy."""
         reachable = await redis_reachable(self._redis, within=self._config.health_ping_timeout)
+        system: dict[str, object] | None = None
+        if reachable:
+            try:
+                async with asyncio.timeout(self._config.health_ping_timeout * 2):
+                    system = (await status_collect_async(self._redis)).to_dict()
+            except Exception as exc:  # the receiver's own health does not depend on it
+                logger.warning("cannot read the stack's status for /health: %s", exc)
         state = {
             "status": "ok" if reachable else "degraded",
             **self._stats.snapshot(),
             "redis_reachable": reachable,
             "tokens_loaded": len(self._index),
             "legacy_token": bool(self._config.legacy_token),
+            "system": system,
         }
-        return web.Response(status=200 if reachable else 503, body=orjson.dumps(state), content_type=JSON)
+        healthy = reachable and (request.query.get("strict") not in ("1", "true") or bool(system and system["healthy"]))
+        return web.Response(status=200 if healthy else 503, body=orjson.dumps(state), content_type=JSON)

@@ -14,6 +14,7 @@ from django.db import DatabaseError, close_old_connections
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from apps.core.liveness import AsyncLivenessPublisher, Liveness
 from apps.webhooks.receiver.app import INDEX, build_app
 from apps.webhooks.receiver.config import ReceiverConfig
 from apps.webhooks.tokens import token_index_load
@@ -50,7 +51,8 @@ async def db_token_loader() -> dict[str, int]:
 async def serve(*, host: str, port: int, redis_url: str, config: ReceiverConfig) -> None:
     """Serve until SIGTERM or SIGINT, then let alerts in flight finish and close."""
     redis = receiver_redis(redis_url)
-    app = build_app(redis=redis, config=config, token_loader=db_token_loader)
+    liveness = AsyncLivenessPublisher(Liveness("receiver"), redis)
+    app = build_app(redis=redis, config=config, token_loader=db_token_loader, liveness=liveness.liveness)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
     try:
         try:
@@ -70,10 +72,13 @@ async def serve(*, host: str, port: int, redis_url: str, config: ReceiverConfig)
         )
         if not len(app[INDEX]) and not config.legacy_token:
             logger.warning("no webhook token and no WEBHOOK_TOKEN: every alert is refused until a token is created")
+        beating = asyncio.create_task(liveness.run(), name="receiver-liveness")
         await _until_signalled()
         logger.info("webhook receiver stopping")
+        beating.cancel()
     finally:
         await runner.cleanup()
+        await liveness.withdraw()
         await redis.aclose()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from apps.brokers.gateway.service import GatewayService
+from apps.core.liveness import AsyncLivenessPublisher, Liveness
 from apps.core.redis_client import redis_async
 
 logger = logging.getLogger("aristobot.gateway")
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             loop.add_signal_handler(sig, stop.set)
         client = redis_async()
         service = GatewayService(client, consumer=consumer)
+        liveness = AsyncLivenessPublisher(Liveness("gateway"), client)
         backoff = 0.0
         started = False
         while not stop.is_set():
@@ -39,13 +41,16 @@ class Command(BaseCommand):
                 if not started:
                     await service.start()
                     started = True
-                await service.step(block_ms=500)
+                if await service.step(block_ms=500):
+                    liveness.liveness.touch()
                 backoff = 0.0
             except Exception:
                 backoff = min(10.0, max(0.2, backoff * 2))
                 logger.exception("gateway step failed; retrying in %.1f s", backoff)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
+            await liveness.beat()
+        await liveness.withdraw()
         await service.close()
         await client.aclose()
         logger.info("gateway stopped after %d requests", service.handled)

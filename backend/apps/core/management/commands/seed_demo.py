@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.brokers.models import PAPER_EXCHANGE, Broker, TypeDeTrading
 from apps.webhooks.models import WebhookToken
+from apps.webhooks.tokens import token_webhook_url
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             # A new token each run: the plain token is never stored, so it can only be shown now.
             WebhookToken.objects.filter(user=user, label="demo", revoked_at__isnull=True).delete()
             _record, token = WebhookToken.issue(user=user, label="demo")
-        url = f"{settings.WEBHOOK_PUBLIC_URL.rstrip('/')}/webhook/{token}"
+        url = token_webhook_url(token)
         alert = {
             "Symbol": "BTCUSDT",
             "Exchange": "BINANCE",

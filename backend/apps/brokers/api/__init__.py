@@ -1,0 +1,1 @@
+"""REST API of brokers: CRUD with write-only credentials, and live checks through the gateway."""

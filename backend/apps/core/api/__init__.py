@@ -1,0 +1,1 @@
+"""REST plumbing shared by every app's API: sign-in, errors, pagination, fields, periods."""

@@ -1,0 +1,1 @@
+"""REST API of alerts (Webhook), positions (WebhookState), orders and webhook tokens."""
