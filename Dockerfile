@@ -1,11 +1,11 @@
 # One image for every Aristobot process (web, receiver, engine, gateway, heartbeat, migrate);
 # docker-compose.yml picks the command. Build: `docker compose build`.
 
-# --- 1. The dashboard, built the way `make` builds it (scripts/frontend.sh): npm ci, npm run build.
+# --- 1. The dashboard, built the way `make` builds it (scripts/frontend.sh): npm install, npm run build.
 FROM node:20-slim AS frontend
 WORKDIR /app/frontend
 COPY frontend/package.json frontend/package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm install --no-audit --no-fund
 COPY frontend/ ./
 RUN npm run build
 

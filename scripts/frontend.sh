@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the frontend's packages and build it, when there is a frontend (frontend/package.json).
 #
-# `npm ci` (or `npm install` without a lock file) runs only when package.json or the lock
-# file changed; `npm run build` runs only when a file outside node_modules/ and dist/ is
+# `npm install` runs only when package.json or the lock file changed (it installs the locked
+# versions and leaves the lock file as it is; not `npm ci`, which refuses a lock file without
+# the other platforms' optional packages, e.g. rollup's, that some registries do not serve); `npm run build` runs only when a file outside node_modules/ and dist/ is
 # newer than the last build. Without frontend/package.json this does nothing.
 set -euo pipefail
 
@@ -21,13 +22,8 @@ has_script() {
 sum=$(cat package.json package-lock.json 2>/dev/null | cksum | tr -d ' ')
 install_stamp=node_modules/.aristobot-install-$sum
 if [[ ! -f $install_stamp ]]; then
-    if [[ -f package-lock.json ]]; then
-        echo "==> frontend: npm ci"
-        npm ci --no-audit --no-fund
-    else
-        echo "==> frontend: npm install (no package-lock.json)"
-        npm install --no-audit --no-fund
-    fi
+    echo "==> frontend: npm install"
+    npm install --no-audit --no-fund
     rm -f node_modules/.aristobot-install-*
     touch "$install_stamp"
 fi

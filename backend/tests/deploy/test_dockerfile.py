@@ -48,7 +48,7 @@ def test_frontend_is_built_with_the_npm_commands_scripts_frontend_sh_uses():
     script = (REPO / "scripts" / "frontend.sh").read_text()
     runs = " ; ".join(_runs())
 
-    assert {"ci", "run build"} <= _npm_commands(runs)
+    assert {"install", "run build"} <= _npm_commands(runs)
     assert _npm_commands(runs) <= _npm_commands(script)
     assert "COPY --from=frontend /app/frontend/dist/ frontend/dist/" in [
         f"{k} {r}" for k, r in _instructions() if k == "COPY"

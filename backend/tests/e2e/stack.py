@@ -95,9 +95,10 @@ class Stack:
         )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        process = self.processes.pop(name)
+        process = self.processes[name]
         process.send_signal(sig)
         process.wait(timeout=15)
+        del self.processes[name]
 
     def stop(self) -> None:
         for name in list(self.processes):

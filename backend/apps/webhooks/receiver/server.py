@@ -77,9 +77,13 @@ async def serve(*, host: str, port: int, redis_url: str, config: ReceiverConfig)
         logger.info("webhook receiver stopping")
         beating.cancel()
     finally:
-        await runner.cleanup()
-        await liveness.withdraw()
-        await redis.aclose()
+        # Bounded: a stop must never hang (the alerts are in Redis already).
+        for step, seconds in ((runner.cleanup, SHUTDOWN_TIMEOUT + 2), (liveness.withdraw, 3.0), (redis.aclose, 2.0)):
+            try:
+                async with asyncio.timeout(seconds):
+                    await step()
+            except TimeoutError:
+                logger.warning("webhook receiver: %s took over %.0f s at stop; going on", step.__name__, seconds)
 
 
 async def _until_signalled() -> None:
