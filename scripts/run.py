@@ -1,8 +1,9 @@
 """Start the whole Aristobot stack on this machine, and stop it cleanly: what `make run` runs.
 
 Order: a private Redis under var/redis (AOF on), `manage.py migrate`, `manage.py seed_demo`,
-then the web server, webhook receiver, trading engine, exchange gateway and, once the command
-exists, the heartbeat. Every output line is prefixed with its process name. Ctrl-C or SIGTERM
+then the web server, webhook receiver, trading engine(s) (two on a machine with two cores or
+more, sharing the alerts; --engines or ENGINE_PROCESSES to choose), exchange gateway and the
+heartbeat. Every output line is prefixed with its process name. Ctrl-C or SIGTERM
 stops the processes (SIGTERM, then SIGKILL after 10 s) and Redis last, with SHUTDOWN so its
 append-only file is flushed. When one process dies, the others are stopped too.
 
@@ -11,7 +12,7 @@ one), another data folder, their Redis, and one JSON line on stdout once it is r
 
 Standard library only: it runs with .venv/bin/python before anything else is known to work.
 
-    scripts/run.py [--no-seed] [--only web,receiver]
+    scripts/run.py [--no-seed] [--only web,receiver] [--engines N]
     scripts/run.py --web-port 0 --receiver-port 0 --var-dir /tmp/x [--redis-url URL] --json-ready
 """
 
@@ -70,8 +71,12 @@ class Service:
     port: int | None = None  # the port it serves, checked free before start
 
 
-def stack_services(python: str, *, web_port: int = WEB_PORT, receiver_port: int = RECEIVER_PORT) -> list[Service]:
-    """Every process `make run` can start, in start order."""
+def stack_services(
+    python: str, *, web_port: int = WEB_PORT, receiver_port: int = RECEIVER_PORT, engines: int = 1
+) -> list[Service]:
+    """Every process `make run` can start, in start order; `engines` engine processes share
+    the alerts (named engine, or engine1, engine2, … when there are several)."""
+    engine_names = ["engine"] if engines == 1 else [f"engine{n}" for n in range(1, engines + 1)]
     daphne = Path(python).parent / "daphne"
     web_argv = (str(daphne) if daphne.exists() else "daphne", "-b", "127.0.0.1", "-p", str(web_port))
     return [
@@ -82,7 +87,10 @@ def stack_services(python: str, *, web_port: int = WEB_PORT, receiver_port: int 
             command="run_webhook_receiver",
             port=receiver_port,
         ),
-        Service("engine", (python, "manage.py", "run_trading_engine"), command="run_trading_engine"),
+        *(
+            Service(name, (python, "manage.py", "run_trading_engine"), command="run_trading_engine")
+            for name in engine_names
+        ),
         Service("gateway", (python, "manage.py", "run_native_exchange_service"), command="run_native_exchange_service"),
         Service("heartbeat", (python, "manage.py", "run_heartbeat"), command="run_heartbeat"),
     ]
@@ -104,7 +112,8 @@ class Console:
     def line(self, name: str, text: str) -> None:
         prefix = name.ljust(self.width)
         if self.colour:
-            prefix = f"\033[{COLOURS.get(name, '0')}m{prefix}\033[0m"
+            colour = COLOURS.get(name) or COLOURS.get(name.rstrip("0123456789"), "0")
+            prefix = f"\033[{colour}m{prefix}\033[0m"
         with self.lock, contextlib.suppress(OSError, ValueError):
             sys.stdout.write(f"{prefix} | {text}\n")
             sys.stdout.flush()
@@ -505,10 +514,25 @@ def services_select(all_services: Sequence[Service], only: str | None) -> list[S
     if only is None:
         return [s for s in all_services if s.name != "heartbeat" or command_exists("run_heartbeat")]
     names = [name.strip() for name in only.split(",") if name.strip()]
-    unknown = [name for name in names if name not in by_name]
+    if "engine" in names:  # `engine` names every engine process
+        names += [name for name in by_name if re.fullmatch(r"engine\d+", name)]
+    unknown = [name for name in names if name not in by_name and name != "engine"]
     if unknown or not names:
-        raise StartupError(f"--only takes a comma-separated list of {', '.join(by_name)}; got {only!r}")
+        known = ", ".join(dict.fromkeys(re.sub(r"\d+$", "", name) for name in by_name))
+        raise StartupError(f"--only takes a comma-separated list of {known}; got {only!r}")
     return [service for service in all_services if service.name in names]
+
+
+def engines_choose(requested: int | None, dotenv: dict[str, str]) -> int:
+    """--engines, else ENGINE_PROCESSES, else one engine per core up to two."""
+    if requested is not None:
+        return requested
+    raw = os.environ.get("ENGINE_PROCESSES") or dotenv.get("ENGINE_PROCESSES")
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise StartupError(f"ENGINE_PROCESSES must be a whole number of 1 or more, got {raw!r}")
+        return int(raw)
+    return min(2, os.cpu_count() or 1)
 
 
 def services_check(selected: Sequence[Service]) -> None:
@@ -610,6 +634,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--receiver-port", type=port_arg, default=RECEIVER_PORT, help="receiver port (default 8888; 0: any free)"
     )
+    parser.add_argument(
+        "--engines",
+        type=int,
+        metavar="N",
+        help="engine processes sharing the alerts (default: ENGINE_PROCESSES, else 2 on 2+ cores)",
+    )
     parser.add_argument("--var-dir", metavar="DIR", help="data folder (default var/ or $ARISTOBOT_VAR_DIR)")
     parser.add_argument("--redis-url", metavar="URL", help="use this Redis instead of starting the private one")
     parser.add_argument(
@@ -622,7 +652,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     python = sys.executable
     ports = ports_choose(web=args.web_port, receiver=args.receiver_port)
-    all_services = stack_services(python, web_port=ports["web"], receiver_port=ports["receiver"])
+    dotenv = dotenv_read(REPO / ".env")
+    try:
+        engines = engines_choose(args.engines, dotenv)
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    all_services = stack_services(python, web_port=ports["web"], receiver_port=ports["receiver"], engines=engines)
     console = Console([SUPERVISOR, "redis", "migrate", "seed", *(s.name for s in all_services)])
     supervisor = Supervisor(console)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -635,7 +671,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.say(f"error: {exc}")
         return 1
 
-    dotenv = dotenv_read(REPO / ".env")
     var_dir = var_dir_choose(dotenv, args.var_dir)
     var_dir.mkdir(parents=True, exist_ok=True)
     lock_handle = (var_dir / "run.lock").open("a+")

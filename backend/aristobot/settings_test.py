@@ -14,3 +14,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     os.makedirs(VAR_DIR, exist_ok=True)  # noqa: F405
     # One file per test process, so that two test runs on one checkout never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# Unit tests need no Redis for the cache; tests that want Redis use the redis_url fixture.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 SETTINGS = REPO / "backend" / "aristobot" / "settings.py"
 ENV_EXAMPLE = REPO / ".env.example"
 # Read by scripts/run.py (`make run`), not by Django.
-RUN_ONLY_VARIABLES = {"REDIS_PORT"}
+RUN_ONLY_VARIABLES = {"REDIS_PORT", "ENGINE_PROCESSES"}
 
 
 def settings_variables() -> set[str]:
@@ -101,6 +101,25 @@ def test_run_only_accepts_known_process_names(run_py):
     assert [s.name for s in run_py.services_select(services, "web,receiver")] == ["web", "receiver"]
     with pytest.raises(run_py.StartupError, match="--only"):
         run_py.services_select(services, "web,nonsense")
+
+
+def test_run_starts_several_engines_and_only_engine_selects_them_all(run_py):
+    services = run_py.stack_services(sys.executable, engines=2)
+    engines = [s for s in services if s.command == "run_trading_engine"]
+    assert [s.name for s in engines] == ["engine1", "engine2"]
+    assert [s.name for s in run_py.services_select(services, "engine,gateway")] == ["engine1", "engine2", "gateway"]
+    assert [s.name for s in run_py.stack_services(sys.executable) if s.command == "run_trading_engine"] == ["engine"]
+
+
+def test_run_engine_count_comes_from_the_option_then_engine_processes(run_py, monkeypatch):
+    monkeypatch.delenv("ENGINE_PROCESSES", raising=False)
+    assert run_py.engines_choose(3, {"ENGINE_PROCESSES": "1"}) == 3
+    assert run_py.engines_choose(None, {"ENGINE_PROCESSES": "1"}) == 1
+    monkeypatch.setenv("ENGINE_PROCESSES", "2")
+    assert run_py.engines_choose(None, {}) == 2
+    monkeypatch.setenv("ENGINE_PROCESSES", "two")
+    with pytest.raises(run_py.StartupError, match="ENGINE_PROCESSES"):
+        run_py.engines_choose(None, {})
 
 
 def test_run_reads_dotenv_like_python_dotenv(run_py, tmp_path):

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import redis
 import redis.asyncio as aioredis
@@ -35,6 +35,7 @@ PROCS_INDEX = "procs"  # hash: liveness key → JSON of the last record written
 BEAT_SECONDS = 5.0
 TTL_SECONDS = 20  # four beats may be missed before a process counts as gone
 _ERRORS = (redis.RedisError, OSError, TimeoutError)
+ClientT = TypeVar("ClientT")  # a sync or an asyncio Redis client
 
 
 def liveness_key(name: str, host: str, pid: int) -> str:
@@ -68,11 +69,20 @@ class Liveness:
         }
 
 
-class _Beat:
-    """What the sync and async publishers share: when to beat and what to queue."""
+class _Beat(Generic[ClientT]):
+    """What the sync and async publishers share: their client, when to beat and what to queue."""
 
-    def __init__(self, liveness: Liveness, *, interval: float, ttl: int, metrics: MetricsBuffer) -> None:
+    def __init__(
+        self,
+        liveness: Liveness,
+        client: ClientT,
+        *,
+        interval: float = BEAT_SECONDS,
+        ttl: int = TTL_SECONDS,
+        metrics: MetricsBuffer = PROCESS_METRICS,
+    ) -> None:
         self.liveness = liveness
+        self.client = client
         self.interval = interval
         self.ttl = ttl
         self.metrics = metrics
@@ -103,20 +113,8 @@ class _Beat:
             logger.warning("%s: cannot publish liveness to Redis: %s", self.liveness.name, exc)
 
 
-class LivenessPublisher(_Beat):
+class LivenessPublisher(_Beat[redis.Redis]):
     """Beats with a sync Redis client (worker loops, the web's thread)."""
-
-    def __init__(
-        self,
-        liveness: Liveness,
-        client: redis.Redis,
-        *,
-        interval: float = BEAT_SECONDS,
-        ttl: int = TTL_SECONDS,
-        metrics: MetricsBuffer = PROCESS_METRICS,
-    ) -> None:
-        super().__init__(liveness, interval=interval, ttl=ttl, metrics=metrics)
-        self.client = client
 
     def beat(self, *, force: bool = False) -> bool:
         """Write the record when due (or forced); a Redis failure is logged, never raised."""
@@ -141,20 +139,8 @@ class LivenessPublisher(_Beat):
             pipe.execute()
 
 
-class AsyncLivenessPublisher(_Beat):
+class AsyncLivenessPublisher(_Beat[aioredis.Redis]):
     """Beats with an asyncio Redis client (the receiver and the gateway)."""
-
-    def __init__(
-        self,
-        liveness: Liveness,
-        client: aioredis.Redis,
-        *,
-        interval: float = BEAT_SECONDS,
-        ttl: int = TTL_SECONDS,
-        metrics: MetricsBuffer = PROCESS_METRICS,
-    ) -> None:
-        super().__init__(liveness, interval=interval, ttl=ttl, metrics=metrics)
-        self.client = client
 
     async def beat(self, *, force: bool = False) -> bool:
         if not (force or self.due()):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 def redis_sync() -> redis.Redis:
@@ -13,3 +17,17 @@ def redis_sync() -> redis.Redis:
 
 def redis_async() -> aioredis.Redis:
     return aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=30)
+
+
+def version_bump(key: str, *, failure: str) -> bool:
+    """Increment a version counter that other processes watch; a Redis failure is logged with
+    `failure` (what the watchers miss and how they catch up), never raised."""
+    client = redis_sync()
+    try:
+        client.incr(key)
+        return True
+    except redis.RedisError as exc:
+        logger.warning("%s (Redis: %s)", failure, exc)
+        return False
+    finally:
+        client.close()

@@ -40,6 +40,7 @@ ENGINE_GROUP = "engine"
 GATEWAY_GROUP = "gateway"
 WEB_GROUP = "web"  # the web processes' forwarders share ui_events: each entry is pushed once
 TOKENS_VERSION_KEY = "webhook_tokens:version"  # bumped when a token is created or revoked
+BROKERS_VERSION_KEY = "brokers:version"  # bumped when a broker or a user changes (engine caches)
 REPLY_KEY_PREFIX = "exchange_reply:"
 STREAM_MAXLEN = 100_000  # approximate cap of the dead-letter stream
 STREAM_KEEP_SECONDS = 7 * 24 * 3600  # acknowledged entries are kept this long for the operator

@@ -6,30 +6,19 @@ index within a second instead of querying the database per alert.
 
 from __future__ import annotations
 
-import logging
-
-import redis
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.redis_client import redis_sync
+from apps.core.redis_client import version_bump
 from apps.core.streams import TOKENS_VERSION_KEY
 from apps.webhooks.models import WebhookToken
 
-logger = logging.getLogger(__name__)
-
 
 def tokens_version_bump() -> None:
-    """Tell receivers to reload their token index; a Redis failure only logs (the 60 s reload catches up)."""
-    client = redis_sync()
-    try:
-        client.incr(TOKENS_VERSION_KEY)
-    except redis.RedisError as exc:
-        logger.warning("webhook tokens changed, receivers not told (Redis: %s); they reload within 60 s", exc)
-    finally:
-        client.close()
+    """Tell receivers to reload their token index (a Redis failure only logs: the 60 s reload catches up)."""
+    version_bump(TOKENS_VERSION_KEY, failure="webhook tokens changed, receivers not told; they reload within 60 s")
 
 
 def token_create(*, user: AbstractBaseUser, label: str = "") -> tuple[WebhookToken, str]:

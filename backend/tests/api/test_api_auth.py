@@ -111,3 +111,39 @@ def test_login_body_that_is_not_json_is_a_400() -> None:
     answer = APIClient().post("/api/auth/login/", "{not json", content_type="application/json")
 
     assert answer.status_code == 400 and answer.json()["message"]
+
+
+@pytest.fixture
+def real_cache(redis_url, settings):
+    """The production cache: Redis, shared by every process (the settings fixture resets the handler)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
+
+
+def test_ten_wrong_passwords_lock_that_username_but_not_another(alice, bob, real_cache) -> None:
+    from apps.core.api.auth import LOGIN_FAILURES_ALLOWED
+
+    client = APIClient()
+    for _ in range(LOGIN_FAILURES_ALLOWED):
+        wrong = client.post("/api/auth/login/", {"username": "alice", "password": "guess"}, format="json")
+        assert wrong.status_code == 400
+
+    locked = client.post("/api/auth/login/", {"username": "Alice", "password": "alice-password"}, format="json")
+    assert locked.status_code == 429 and "Too many wrong passwords" in locked.json()["message"]
+    assert (
+        client.post("/api/auth/login/", {"username": "bob", "password": "bob-password"}, format="json").status_code
+        == 200
+    )
+
+
+def test_sign_in_still_works_when_the_cache_is_down(alice, settings) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.2},
+        }
+    }
+    client = APIClient()
+    assert client.post("/api/auth/login/", {"username": "alice", "password": "x"}, format="json").status_code == 400
+    answer = client.post("/api/auth/login/", {"username": "alice", "password": "alice-password"}, format="json")
+    assert answer.status_code == 200

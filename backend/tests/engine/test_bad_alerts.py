@@ -118,3 +118,38 @@ def test_token_never_appears_in_the_recorded_payload(alerts):
 
     assert "Token" not in webhook.raw_payload
     assert "abt_secret" not in json.dumps(webhook.raw_payload)
+
+
+def test_broker_switched_off_between_two_alerts_refuses_the_second(alerts):
+    """The engine keeps brokers between alerts; saving one tells it at once."""
+    first = alerts.send({**BUY_BODY, "ID": "first"})
+    assert first.status == "processed"
+
+    broker = Broker.objects.get(pk=alerts.broker.pk)
+    broker.type_de_trading = "OFF"
+    broker.save()  # a dashboard or admin edit
+    second = alerts.send({**BUY_BODY, "ID": "second"})
+
+    assert second.status == "error" and "OFF mode" in second.error_message
+
+
+def test_user_deactivated_between_two_alerts_has_the_second_refused(alerts, alice):
+    assert alerts.send({**BUY_BODY, "ID": "first"}).status == "processed"
+
+    alice.is_active = False
+    alice.save()
+    second = alerts.send({**BUY_BODY, "ID": "second"})
+
+    assert second.status == "error"
+    assert second.broker is None
+
+
+def test_broker_changed_without_a_save_signal_is_seen_within_seconds(alerts, monkeypatch):
+    """A bulk update bumps no version: the cache's age limit still catches it."""
+    assert alerts.send({**BUY_BODY, "ID": "first"}).status == "processed"
+    Broker.objects.filter(pk=alerts.broker.pk).update(is_active=False)
+    monkeypatch.setattr(alerts.engine.brokers, "max_age", 0.0)
+
+    second = alerts.send({**BUY_BODY, "ID": "second"})
+
+    assert second.status == "error" and "inactive" in second.error_message

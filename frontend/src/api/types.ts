@@ -125,8 +125,8 @@ export interface Order {
 export type TypeDeTrading = 'OFF' | 'Strategie' | 'Webhooks'
 export const TYPES_DE_TRADING: readonly TypeDeTrading[] = ['OFF', 'Strategie', 'Webhooks']
 
-export interface Broker {
-  id: number
+/** A broker's settings: what the API answers and what the form sends alike. */
+interface BrokerSettings {
   name: string
   exchange: string
   api_base_url?: string
@@ -134,6 +134,10 @@ export interface Broker {
   is_active: boolean
   is_default: boolean
   type_de_trading: TypeDeTrading
+}
+
+export interface Broker extends BrokerSettings {
+  id: number
   has_api_key: boolean
   has_api_secret: boolean
   has_api_password?: boolean
@@ -142,14 +146,7 @@ export interface Broker {
 }
 
 /** What the brokers form sends: credentials only when typed (write-only, never read back). */
-export interface BrokerInput {
-  name: string
-  exchange: string
-  api_base_url?: string
-  is_testnet: boolean
-  is_active: boolean
-  is_default: boolean
-  type_de_trading: TypeDeTrading
+export interface BrokerInput extends BrokerSettings {
   api_key?: string
   api_secret?: string
   api_password?: string

@@ -1,14 +1,19 @@
 """Session sign-in for the dashboard: login, logout, who am I, and the CSRF cookie.
 
 DRF's SessionAuthentication checks CSRF only for signed-in users; login and logout check it
-themselves, so that another site cannot sign a browser in or out.
+themselves, so that another site cannot sign a browser in or out. Wrong passwords are counted
+per username: after LOGIN_FAILURES_ALLOWED in LOGIN_LOCK_SECONDS, that username is refused
+(429) until the window has passed, so a password cannot be guessed by trying many.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from typing import Any
 
 from django.contrib.auth import authenticate, login, logout
+from django.core.cache import cache
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -20,7 +25,33 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+logger = logging.getLogger(__name__)
+
 MessageSerializer = inline_serializer("Message", {"message": serializers.CharField()})
+LOGIN_FAILURES_ALLOWED = 10
+LOGIN_LOCK_SECONDS = 15 * 60
+
+
+def _failures_key(username: str) -> str:
+    return "login-failures:" + hashlib.sha256(username.strip().lower().encode()).hexdigest()
+
+
+def login_failures(username: str) -> int:
+    """Wrong passwords given for this username in the current window (0 when the cache is down)."""
+    try:
+        return int(cache.get(_failures_key(username), 0))
+    except Exception as exc:  # the cache (Redis) is down: sign-in still works
+        logger.warning("login failure count unavailable: %s", exc)
+        return 0
+
+
+def login_failure_record(username: str) -> None:
+    key = _failures_key(username)
+    try:
+        if not cache.add(key, 1, timeout=LOGIN_LOCK_SECONDS):
+            cache.incr(key)
+    except Exception as exc:
+        logger.warning("login failure not counted: %s", exc)
 
 
 class UserSerializer(serializers.Serializer):
@@ -70,16 +101,23 @@ class LoginView(APIView):
             200: UserSerializer,
             400: OpenApiResponse(MessageSerializer, description="wrong username or password"),
             403: OpenApiResponse(MessageSerializer, description="CSRF token missing or wrong"),
+            429: OpenApiResponse(MessageSerializer, description="too many wrong passwords for this username"),
         },
     )
     def post(self, request: Request) -> Response:
         csrf_enforce(request)
         form = LoginSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request, username=form.validated_data["username"], password=form.validated_data["password"]
-        )
+        username = form.validated_data["username"]
+        if login_failures(username) >= LOGIN_FAILURES_ALLOWED:
+            minutes = LOGIN_LOCK_SECONDS // 60
+            return Response(
+                {"message": f"Too many wrong passwords for this username: try again in {minutes} minutes."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        user = authenticate(request._request, username=username, password=form.validated_data["password"])
         if user is None:
+            login_failure_record(username)
             return Response({"message": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
         login(request._request, user)
         return Response(UserSerializer(user).data)

@@ -120,12 +120,17 @@ class WebhookSerializer(DecimalTextModelSerializer):
         read_only_fields = WEBHOOK_FIELDS
 
 
-class WebhookStateSerializer(DecimalTextModelSerializer):
+class BrokerRowSerializer(DecimalTextModelSerializer):
+    """A row that always has a broker, shown with the broker's name and exchange."""
+
+    broker_name = serializers.CharField(source="broker.name", read_only=True)
+    exchange_name = serializers.CharField(source="broker.exchange", read_only=True)
+
+
+class WebhookStateSerializer(BrokerRowSerializer):
     """One position opened by alerts."""
 
     user_username = serializers.CharField(source="user.username", read_only=True)
-    broker_name = serializers.CharField(source="broker.name", read_only=True)
-    exchange_name = serializers.CharField(source="broker.exchange", read_only=True)
 
     class Meta:
         model = WebhookState
@@ -133,11 +138,8 @@ class WebhookStateSerializer(DecimalTextModelSerializer):
         read_only_fields = POSITION_FIELDS
 
 
-class OrderSerializer(DecimalTextModelSerializer):
+class OrderSerializer(BrokerRowSerializer):
     """One order Aristobot sent to an exchange."""
-
-    broker_name = serializers.CharField(source="broker.name", read_only=True)
-    exchange_name = serializers.CharField(source="broker.exchange", read_only=True)
 
     class Meta:
         model = Order

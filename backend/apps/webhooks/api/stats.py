@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Sum
 
 from apps.webhooks.models import PositionStatus, Webhook, WebhookStatus
 from trading.alerts import Action
@@ -23,18 +24,28 @@ STATUS_COUNTS = {
 def webhook_stats(*, user: Any, start: datetime, end: datetime, broker_id: int | None = None) -> dict[str, Any]:
     """Alerts received in [start, end]: by status, by action, success rate, the last one's time.
 
-    One scan with FILTER counts over the covering index on (user, received_at): no table reads on PostgreSQL.
-    `success_rate` is the percentage processed among the finished ones (processed, errors, missed).
+    One scan over the covering index on (user, received_at), grouped by status and action (a
+    hash of a few dozen groups: cheaper than a FILTER per figure on every row); no table reads
+    on PostgreSQL. `success_rate` is the percentage processed among the finished ones
+    (processed, errors, missed).
     """
     rows = Webhook.objects.filter(user=user, received_at__gte=start, received_at__lte=end)
     if broker_id is not None:
         rows = rows.filter(broker_id=broker_id)
-    counts = rows.aggregate(
-        total_webhooks=Count("received_at"),
-        last_webhook_time=Max("received_at"),
-        **{name: Count("received_at", filter=Q(status=value)) for name, value in STATUS_COUNTS.items()},
-        **{f"action_{action.value}": Count("received_at", filter=Q(action=action.value)) for action in Action},
-    )
+    groups = rows.order_by().values_list("status", "action").annotate(count=Count("*"), last=Max("received_at"))
+    by_status: Counter[str] = Counter()
+    by_action: Counter[str] = Counter()
+    last: datetime | None = None
+    for status, action, count, latest in groups:
+        by_status[status] += count
+        by_action[action] += count
+        last = latest if last is None or latest > last else last
+    counts: dict[str, Any] = {
+        "total_webhooks": sum(by_status.values()),
+        "last_webhook_time": last,
+        **{name: by_status[value] for name, value in STATUS_COUNTS.items()},
+        **{f"action_{action.value}": by_action[action.value] for action in Action},
+    }
     breakdown = {action.value: counts.pop(f"action_{action.value}") for action in Action}
     other = counts["total_webhooks"] - sum(breakdown.values())
     if other:

@@ -41,7 +41,7 @@ from apps.webhooks.engine.market import StalePrices, candle_handle
 from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner, symbol_key
 from apps.webhooks.engine.positions import order_follow_up, order_state_apply
 from apps.webhooks.engine.reconcile import orders_reconcile
-from apps.webhooks.engine.recording import alert_record
+from apps.webhooks.engine.recording import BrokerDirectory, alert_record
 from apps.webhooks.engine.shards import ShardLeases, groups_prepare, shard_group, shard_of
 from apps.webhooks.models import Order, Webhook, WebhookStatus
 from apps.webhooks.push.announce import announce_rows
@@ -90,6 +90,7 @@ class TradingEngine:
         self.max_deliveries = max_deliveries or settings.ALERT_MAX_DELIVERIES
         self.dedup = Deduplicator(client, window_seconds=settings.ALERT_DEDUP_WINDOW_SECONDS)
         self.executor = AlertExecutor(gateway)
+        self.brokers = BrokerDirectory(client)
         self.partitions = Partitioner()
         self.stale_prices = StalePrices(client, max_age_seconds=settings.HEARTBEAT_STALE_SECONDS)
         self.shard_count = settings.ENGINE_SHARDS if shards is None else shards
@@ -124,6 +125,7 @@ class TradingEngine:
         if not self._started:
             self.start()
         self._shards_follow()
+        self.brokers.refresh()
         if not self._active:  # every shard is owned by other engines: stand by
             time.sleep(min(block_ms, 1000) / 1000)
             return False
@@ -141,7 +143,9 @@ class TradingEngine:
                 groups = [shard_group(shard) for shard in range(self.shard_count)]
                 for stream in STREAMS:
                     stream_trim_acknowledged(self.redis, stream, groups, keep_seconds=STREAM_KEEP_SECONDS)
-        return self._handle_batch(self._read(block_ms=block_ms), first_delivery=True) > 0
+        batches = self._read(block_ms=block_ms)
+        self.brokers.refresh()  # a broker or user changed since the last batch is read again
+        return self._handle_batch(batches, first_delivery=True) > 0
 
     def close(self) -> None:
         """Give our shards to the other engines and stop the worker threads (their database
@@ -341,7 +345,9 @@ class TradingEngine:
             self._alert_handle(entry_id, raw, first_delivery=first_delivery)
 
     def _alert_handle(self, entry_id: str, raw: RawAlert, *, first_delivery: bool) -> None:
-        recorded = alert_record(stream_id=entry_id, raw=raw, dedup=self.dedup, first_delivery=first_delivery)
+        recorded = alert_record(
+            stream_id=entry_id, raw=raw, dedup=self.dedup, first_delivery=first_delivery, brokers=self.brokers
+        )
         webhook = recorded.webhook
         if recorded.alert is None or webhook.status not in (WebhookStatus.RECEIVED, WebhookStatus.PROCESSING):
             if webhook.status in (WebhookStatus.RECEIVED, WebhookStatus.PROCESSING):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import redis
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 from django.utils import timezone
 
 from apps.brokers.models import Broker
 from apps.core.metrics import ALERTS_FAILED, metric_incr
-from apps.core.streams import RawAlert
+from apps.core.streams import BROKERS_VERSION_KEY, RawAlert
 from apps.webhooks.engine.dedup import Deduplicator, alert_dedup_key
 from apps.webhooks.models import Webhook, WebhookStatus
 from trading.alerts import Alert, payload_parse, payload_without_secrets
@@ -88,19 +91,61 @@ def _user_for(raw: RawAlert, payload: dict[str, Any]) -> tuple[Any, str]:
     return user, ""
 
 
-def _token_users_broker(raw: RawAlert, payload: dict[str, Any]) -> Broker | None:
-    """The common case in one query: a user token and a UserExchangeID of that user's."""
+class BrokerDirectory:
+    """Brokers with their users, by id, kept between alerts while Redis's `brokers:version`
+    is unchanged (any save of a broker or a user bumps it) and for at most `max_age` seconds.
+
+    `refresh()` runs once per batch, before its alerts: a broker switched off or a user
+    deactivated is seen from the next batch on, without a query per alert.
+    """
+
+    def __init__(self, client: redis.Redis | None, *, max_age: float = 5.0) -> None:
+        self.redis = client
+        self.max_age = max_age
+        self._brokers: dict[int, Broker | None] = {}
+        self._version: bytes | None = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        try:
+            version = self.redis.get(BROKERS_VERSION_KEY) if self.redis is not None else None
+        except redis.RedisError:
+            version = None
+            self._loaded_at = 0.0  # unsure: forget everything
+        stale = time.monotonic() - self._loaded_at > self.max_age
+        if stale or version != self._version:
+            with self._lock:
+                self._brokers = {}
+                self._version = version  # type: ignore[assignment]
+                self._loaded_at = time.monotonic()
+
+    def get(self, broker_id: int) -> Broker | None:
+        if broker_id not in self._brokers:
+            broker = Broker.objects.select_related("user").filter(pk=broker_id).first()
+            with self._lock:
+                self._brokers[broker_id] = broker
+        return self._brokers[broker_id]
+
+
+def _token_users_broker(raw: RawAlert, payload: dict[str, Any], brokers: BrokerDirectory | None) -> Broker | None:
+    """The common case without a query: a user token and a UserExchangeID of that user's."""
     broker_id = payload.get("UserExchangeID")
     body_user = payload.get("UserID")
     if raw.user_id is None or not str(broker_id or "").isdigit():
         return None
     if body_user not in (None, "") and str(body_user) != str(raw.user_id):
         return None
-    return (
-        Broker.objects.select_related("user")
-        .filter(pk=int(str(broker_id)), user_id=raw.user_id, user__is_active=True)
-        .first()
-    )
+    if brokers is None:
+        return (
+            Broker.objects.select_related("user")
+            .filter(pk=int(str(broker_id)), user_id=raw.user_id, user__is_active=True)
+            .first()
+        )
+    broker = brokers.get(int(str(broker_id)))
+    if broker is None or broker.user_id != raw.user_id or not broker.user.is_active:
+        return None
+    return broker
 
 
 def _broker_for(user: Any, alert: Alert) -> tuple[Broker | None, str]:
@@ -115,10 +160,18 @@ def _broker_for(user: Any, alert: Alert) -> tuple[Broker | None, str]:
     return broker, ""
 
 
-def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator, first_delivery: bool = False) -> RecordedAlert:
+def alert_record(
+    *,
+    stream_id: str,
+    raw: RawAlert,
+    dedup: Deduplicator,
+    first_delivery: bool = False,
+    brokers: BrokerDirectory | None = None,
+) -> RecordedAlert:
     """Create the Webhook row for a stream entry (or return the one a previous try created).
 
     `first_delivery`: the entry was never read before, so no row can exist for it yet.
+    `brokers`: the engine's broker cache (without it, one query looks the broker up).
     """
     existing = None if first_delivery else Webhook.objects.select_related("broker").filter(stream_id=stream_id).first()
     if existing is not None:
@@ -145,7 +198,7 @@ def alert_record(*, stream_id: str, raw: RawAlert, dedup: Deduplicator, first_de
     fields["raw_payload"] = payload
     fields.update(_shown_fields(payload))
 
-    broker = _token_users_broker(raw, payload) if not problem else None
+    broker = _token_users_broker(raw, payload, brokers) if not problem else None
     if broker is not None:
         user, user_problem = broker.user, ""
     else:

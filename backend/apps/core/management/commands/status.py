@@ -18,6 +18,10 @@ EXIT_UNHEALTHY = 1
 EXIT_UNREACHABLE = 2
 
 
+def _ago(value: float | None) -> str:
+    return "none yet" if value is None else f"{_seconds(value)} ago"
+
+
 def _seconds(value: float | None) -> str:
     if value is None:
         return "-"
@@ -36,7 +40,7 @@ def status_text(status: SystemStatus) -> str:
     for p in sorted(status.processes, key=lambda p: (p.name, not p.alive, p.host, p.pid)):
         lines.append(
             f"  {p.name:<10} {'alive' if p.alive else 'GONE':<6} {p.host}:{p.pid:<8} "
-            f"last activity {_seconds(p.last_activity_age_seconds)} ago, last beat {_seconds(p.last_beat_age_seconds)} ago"
+            f"last activity {_ago(p.last_activity_age_seconds)}, last beat {_ago(p.last_beat_age_seconds)}"
         )
     lines += [
         "",
