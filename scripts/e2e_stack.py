@@ -77,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         database = Database(tmp)
         ports = run_py.ports_choose(web=0, receiver=0, redis=0)
         os.environ["DATABASE_URL"] = database.url
+        # Always ours, even when .env sets one (run.py would keep it): the URLs seed_demo prints and the
+        # tests post to are this receiver's, on 127.0.0.1 like web_url (run.py's default says localhost).
         os.environ["WEBHOOK_PUBLIC_URL"] = f"http://127.0.0.1:{ports['receiver']}"
-        os.environ.pop("ARISTOBOT_VAR_DIR", None)
         run_argv = ["--web-port", str(ports["web"]), "--receiver-port", str(ports["receiver"])]
         run_argv += ["--var-dir", str(tmp), "--json-ready"]
         if test_redis := os.environ.get("TEST_REDIS_URL"):

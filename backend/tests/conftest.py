@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -84,3 +88,26 @@ def _engine_leases_released(monkeypatch) -> Iterator[None]:
     yield
     for leases in started:
         leases.stop()
+
+
+def script_load(name: str) -> ModuleType:
+    """scripts/<name>.py as a module (scripts/ is not a package)."""
+    path = Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"aristobot_{name}_script", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def run_py() -> ModuleType:
+    """scripts/run.py, the `make run` supervisor, loaded afresh for each test module."""
+    return script_load("run")
+
+
+@pytest.fixture(scope="module")
+def e2e_stack() -> ModuleType:
+    """scripts/e2e_stack.py, the browser tests' launcher."""
+    return script_load("e2e_stack")

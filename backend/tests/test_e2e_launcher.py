@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def script_load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"aristobot_{name}_script", REPO / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def run_py() -> ModuleType:
-    return script_load("run")
-
-
-@pytest.fixture(scope="module")
-def e2e_stack() -> ModuleType:
-    return script_load("e2e_stack")
 
 
 def test_run_replaces_port_zero_with_distinct_free_ports_and_keeps_the_others(run_py):

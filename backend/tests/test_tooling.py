@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 import stat
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -63,16 +61,6 @@ def test_every_variable_in_env_example_has_a_comment_line_above_it():
             above = lines[index - 1] if index else ""
             is_comment = above.startswith("# ") and not re.match(r"^#?\s*[A-Z][A-Z0-9_]*=", above)
             assert is_comment, f"no comment line above {line!r}"
-
-
-@pytest.fixture(scope="module")
-def run_py() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("aristobot_run_script", REPO / "scripts" / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_run_generates_secrets_once_private_and_reuses_them(run_py, tmp_path):

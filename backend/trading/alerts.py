@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from trading.errors import AlertInvalid
-from trading.numbers import decimal_from, decimal_text
+from trading.numbers import ID_MAX, decimal_from, decimal_text
 
 
 class Action(StrEnum):
@@ -102,10 +102,20 @@ def _json_kind(value: object) -> str:
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
+_SECRETS = {name.casefold() for name in SECRET_FIELDS}
+
+
 def payload_without_secrets(payload: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the payload without the token, safe to store and show."""
-    secret = {name.casefold() for name in SECRET_FIELDS}
-    return {key: value for key, value in payload.items() if str(key).casefold() not in secret}
+    """A copy of the payload without the token at any depth, safe to store and show."""
+    return {key: _without_secrets(value) for key, value in payload.items() if str(key).casefold() not in _SECRETS}
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return payload_without_secrets(value)
+    if isinstance(value, list):
+        return [_without_secrets(item) for item in value]
+    return value
 
 
 def alert_from_payload(payload: dict[str, Any]) -> Alert:
@@ -186,7 +196,7 @@ class _Fields:
         if value is None:
             return None
         number = decimal_from(value)
-        if number is None or number != number.to_integral_value() or number <= 0:
+        if number is None or number != number.to_integral_value() or not 0 < number <= ID_MAX:
             raise AlertInvalid(f"{name} must be a positive whole number, got {_shown(value)}")
         return int(number)
 

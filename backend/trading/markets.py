@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
@@ -11,6 +12,12 @@ from trading.numbers import decimal_text, money_text
 
 # Separators TradingView, exchanges and traders put between base and quote.
 _SEPARATORS = str.maketrans("", "", "/-_ ")
+_NOT_ALNUM = re.compile(r"[^A-Z0-9]")
+
+
+def symbol_key(symbol: object) -> str:
+    """One spelling per market: `BINANCE:BTCUSDT`, `BTC/USDT` and `btc-usdt` all read `BTCUSDT`."""
+    return _NOT_ALNUM.sub("", str(symbol or "").split(":")[-1].upper())
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
+
+_DIGITS = re.compile(r"[0-9]+")
+ID_MAX = 2**63 - 1  # the largest database id (bigint)
 
 
 def decimal_from(value: object) -> Decimal | None:
@@ -14,6 +18,18 @@ def decimal_from(value: object) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
+
+
+def id_from(value: object) -> int | None:
+    """A positive database id from untrusted text or int; None otherwise. ASCII digits only:
+    str.isdigit() accepts "²", which int() refuses."""
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    if not _DIGITS.fullmatch(text):
+        return None
+    number = int(text)
+    return number if 1 <= number <= ID_MAX else None
 
 
 def decimal_text(value: Decimal) -> str:

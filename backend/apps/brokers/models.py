@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 
 from apps.brokers.credentials import credential_encrypt
 
@@ -41,6 +43,16 @@ class Broker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.exchange}, #{self.pk})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """One default broker per user, whoever saves (API, admin, seed_demo): making this one
+        the default un-defaults the user's others in the same transaction."""
+        with transaction.atomic():
+            if self.is_default:
+                Broker.objects.filter(user_id=self.user_id, is_default=True).exclude(pk=self.pk).update(
+                    is_default=False
+                )
+            super().save(*args, **kwargs)
 
     def clean(self) -> None:
         """Any exchange ccxt knows, or the paper exchange."""

@@ -27,6 +27,7 @@ import redis
 import redis.asyncio as aioredis
 
 from apps.core.metrics import PROCESS_METRICS, MetricsBuffer
+from apps.core.throttle import LogThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class _Beat(Generic[ClientT]):
         self.ttl = ttl
         self.metrics = metrics
         self._next = 0.0
-        self._warned_at = 0.0
+        self._warn = LogThrottle(logger, every=60.0)
 
     def due(self) -> bool:
         return time.monotonic() >= self._next
@@ -108,9 +109,7 @@ class _Beat(Generic[ClientT]):
     def _failed(self, batch: Any, exc: BaseException) -> None:
         self.metrics.restore(batch)
         self._next = time.monotonic() + 1.0
-        if time.monotonic() - self._warned_at > 60:
-            self._warned_at = time.monotonic()
-            logger.warning("%s: cannot publish liveness to Redis: %s", self.liveness.name, exc)
+        self._warn.warning("%s: cannot publish liveness to Redis: %s", self.liveness.name, exc)
 
 
 class LivenessPublisher(_Beat[redis.Redis]):

@@ -2,8 +2,7 @@
 
 Each process adds to its `PROCESS_METRICS` (a lock and a dict: nothing on the hot path talks to
 Redis); its liveness beat (apps/core/liveness.py) writes what gathered with HINCRBY in the same
-pipeline every few seconds. The receiver counts the alerts it stores in its XADD pipeline
-(apps/webhooks/receiver/store.py). The web process reads the hashes for /metrics.
+pipeline every few seconds. The web process reads the hashes for /metrics.
 """
 
 from __future__ import annotations

@@ -11,12 +11,18 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 
-def redis_sync() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=30)
+def redis_sync(*, socket_timeout: float | None = None) -> redis.Redis:
+    """A client of settings.REDIS_URL; `socket_timeout` bounds each command (None: no bound)."""
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=socket_timeout, health_check_interval=30
+    )
 
 
-def redis_async() -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=30)
+def redis_async(*, socket_timeout: float | None = None) -> aioredis.Redis:
+    """`redis_sync` for asyncio code."""
+    return aioredis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=socket_timeout, health_check_interval=30
+    )
 
 
 def version_bump(key: str, *, failure: str) -> bool:

@@ -27,6 +27,8 @@ from apps.core.streams import (
     UI_EVENTS,
     WEBHOOK_DEAD,
     WEBHOOK_RAW,
+    entry_ms,
+    text,
 )
 
 STREAMS = (WEBHOOK_RAW, EXCHANGE_REQUESTS, EXCHANGE_EVENTS, HEARTBEAT, UI_EVENTS)
@@ -36,14 +38,10 @@ DEAD_LETTER_RECENT_SECONDS = 3600.0  # a dead letter younger than this is a prob
 FORGET_GONE_SECONDS = 86400.0  # records of processes gone for longer are deleted
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _entry_seconds(entry_id: Any) -> float | None:
     """The Unix time in an entry id (`<milliseconds>-<sequence>`)."""
     try:
-        return int(_text(entry_id).partition("-")[0]) / 1000
+        return entry_ms(entry_id) / 1000
     except ValueError:
         return None
 
@@ -142,7 +140,7 @@ class _Gathered:
         if isinstance(now, BaseException):
             raise now  # Redis is not answering at all
         self.now = int(now[0]) + int(now[1]) / 1_000_000
-        self.records = {_text(k): v for k, v in _ok(next(answers), {}).items()}
+        self.records = {text(k): v for k, v in _ok(next(answers), {}).items()}
         self.streams: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         for stream in STREAMS:
             length = _ok(next(answers), 0)
@@ -152,8 +150,8 @@ class _Gathered:
         last_dead = _ok(next(answers), [])
         self.last_dead_at = _entry_seconds(last_dead[0][0]) if last_dead else None
         self.heartbeat = heartbeat_last_parse(_ok(next(answers), {}))
-        self.counters = {_text(k): int(v) for k, v in _ok(next(answers), {}).items()}
-        self.latency = {_text(k): float(v) for k, v in _ok(next(answers), {}).items()}
+        self.counters = {text(k): int(v) for k, v in _ok(next(answers), {}).items()}
+        self.latency = {text(k): float(v) for k, v in _ok(next(answers), {}).items()}
 
     def phase_two(self, pipe: Any) -> None:
         for key in self.records:
@@ -161,7 +159,7 @@ class _Gathered:
         for stream, (_, groups) in self.streams.items():
             for group in groups:
                 pipe.xpending(stream, group["name"])
-                pipe.xrange(stream, min="(" + _text(group["last-delivered-id"]), count=1)
+                pipe.xrange(stream, min="(" + text(group["last-delivered-id"]), count=1)
 
     def status(self, results: list[Any], required: tuple[str, ...]) -> tuple[SystemStatus, list[str]]:
         """The status, and the process records to forget (gone for a day)."""
@@ -204,7 +202,7 @@ class _Gathered:
                 lag = group.get("lag")
                 states.append(
                     GroupState(
-                        name=_text(group["name"]),
+                        name=text(group["name"]),
                         consumers=int(group.get("consumers") or 0),
                         pending=int(group.get("pending") or 0),
                         lag=None if lag is None else int(lag),

@@ -46,6 +46,22 @@ STREAM_MAXLEN = 100_000  # approximate cap of the dead-letter stream
 STREAM_KEEP_SECONDS = 7 * 24 * 3600  # acknowledged entries are kept this long for the operator
 
 
+def text(value: bytes | str) -> str:
+    """A Redis answer as str (our clients do not decode responses: they answer bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def entry_ms(entry_id: bytes | str) -> int:
+    """The Unix time in milliseconds of a stream entry id (`<milliseconds>-<sequence>`); ValueError if malformed."""
+    return int(text(entry_id).partition("-")[0])
+
+
+def entry_order(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id as a sort key: (milliseconds, sequence)."""
+    milliseconds, _, sequence = text(entry_id).partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
 def _fields_str(values: dict[str, Any]) -> dict[str, str]:
     return {key: "" if value is None else str(value) for key, value in values.items()}
 

@@ -8,10 +8,7 @@ from typing import Any
 
 import redis
 
-
-def _id_ms(entry_id: bytes | str) -> int:
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(text.split("-")[0])
+from apps.core.streams import entry_ms, text
 
 
 def stream_trim_acknowledged(
@@ -28,14 +25,14 @@ def stream_trim_acknowledged(
         infos: list[dict[str, Any]] = client.xinfo_groups(stream)
     except redis.ResponseError:
         return 0  # no such stream yet
-    by_name = {(g["name"].decode() if isinstance(g["name"], bytes) else g["name"]): g for g in infos}
+    by_name = {text(g["name"]): g for g in infos}
     if not wanted or any(group not in by_name for group in wanted):
         return 0
     for group in wanted:
-        cut_ms = min(cut_ms, _id_ms(by_name[group]["last-delivered-id"]))
+        cut_ms = min(cut_ms, entry_ms(by_name[group]["last-delivered-id"]))
         pending: Any = client.xpending(stream, group)
         if pending and pending.get("pending"):
-            cut_ms = min(cut_ms, _id_ms(pending["min"]))
+            cut_ms = min(cut_ms, entry_ms(pending["min"]))
     if cut_ms <= 0:
         return 0
     trimmed: Any = client.xtrim(stream, minid=f"{cut_ms}-0", approximate=False)

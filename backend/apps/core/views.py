@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import redis
@@ -16,6 +17,12 @@ from apps.core.redis_client import redis_sync
 from apps.core.status import status_collect
 
 logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    """This process's client for the monitors, made on first use (its pool serves concurrent requests)."""
+    return redis_sync()
 
 
 def _database_ok() -> bool:
@@ -35,14 +42,11 @@ def health(request: HttpRequest) -> JsonResponse:
     503 when the database or Redis does not answer; with `?strict=1`, also when the stack is unhealthy.
     """
     database = _database_ok()
-    client = redis_sync()
     try:
-        system = status_collect(client).to_dict()
+        system = status_collect(_redis()).to_dict()
     except (redis.RedisError, OSError) as exc:
         logger.warning("health: Redis does not answer: %s", exc)
         system = None
-    finally:
-        client.close()
     ok = database and system is not None
     strict = request.GET.get("strict") in ("1", "true")
     healthy = ok and (not strict or bool(system and system["healthy"]))
@@ -54,11 +58,8 @@ def health(request: HttpRequest) -> JsonResponse:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition: alerts, order latency, streams, processes (503 without Redis)."""
-    client = redis_sync()
     try:
-        status = status_collect(client)
+        status = status_collect(_redis())
     except (redis.RedisError, OSError) as exc:
         return HttpResponse(f"# Redis does not answer: {exc}\n", status=503, content_type="text/plain")
-    finally:
-        client.close()
     return HttpResponse(metrics_text(status), content_type=CONTENT_TYPE_LATEST)

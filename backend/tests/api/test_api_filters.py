@@ -182,6 +182,7 @@ BAD_VALUES = [
     ("/api/webhooks/", "ordering", "password"),
     ("/api/webhooks/", "symbol", "X" * 41),
     ("/api/webhooks/recent/", "broker_id", "abc"),
+    ("/api/webhooks/recent/", "broker_id", "²"),
     ("/api/webhooks/stats/", "period", "1y"),
     ("/api/webhooks/stats/", "broker_id", "-3"),
     ("/api/webhook-states/", "status", "opened"),

@@ -153,3 +153,10 @@ def test_broker_changed_without_a_save_signal_is_seen_within_seconds(alerts, mon
     second = alerts.send({**BUY_BODY, "ID": "second"})
 
     assert second.status == "error" and "inactive" in second.error_message
+
+
+def test_legacy_alert_with_a_userid_in_other_digits_is_an_error_not_a_crash(alerts, settings):
+    settings.WEBHOOK_TOKEN = "legacy"
+    webhook = alerts.send({**BUY_BODY, "UserID": "²"}, user_id=None)
+
+    assert webhook.status == "error" and "UserID is not a number" in webhook.error_message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -10,6 +11,7 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from apps.core import views
 from apps.core.liveness import Liveness, LivenessPublisher
 from apps.core.metrics import ALERTS_FAILED, ALERTS_PROCESSED, LATENCY_KEY, MetricsBuffer
 from apps.core.streams import ENGINE_GROUP, WEBHOOK_DEAD, WEBHOOK_RAW
@@ -19,6 +21,14 @@ from tests.receiver.helpers import ALICE_ID, ALICE_TOKEN, static_tokens
 from .conftest import ALL, healthy_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def views_client_fresh() -> Iterator[None]:
+    """The views keep one Redis client per process: each test's is made from its own settings.REDIS_URL."""
+    views._redis.cache_clear()
+    yield
+    views._redis.cache_clear()
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -139,6 +149,7 @@ async def test_receiver_health_serves_the_same_status_and_counts_received_alerts
             sync.delete("proc:engine:box:102")
             strict = await client.get("/health?strict=1")
             strict_state = await strict.json()
+        LivenessPublisher(Liveness("receiver", host="box", pid=999), sync).beat()  # writes the gathered counts
     finally:
         await client_redis.aclose()
 
@@ -147,7 +158,8 @@ async def test_receiver_health_serves_the_same_status_and_counts_received_alerts
     assert state["system"]["healthy"] is True
     assert sorted(p["name"] for p in state["system"]["processes"]) == sorted(ALL)
     assert state["system"]["streams"][WEBHOOK_RAW]["length"] == 3
-    assert int(sync.hget("metrics:counters", "alerts_received")) == 3  # written with the XADDs
+    assert int(sync.hget("metrics:counters", "alerts_received")) == 3  # written by the liveness beat
+    assert int(sync.hget("metrics:counters", "alerts_rejected:unauthorized")) == 1
     assert strict.status == 503 and strict_state["system"]["healthy"] is False
     sync.close()
 

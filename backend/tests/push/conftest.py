@@ -9,27 +9,42 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
 
 from apps.brokers.models import Broker, TypeDeTrading
-from apps.webhooks.push.announce import announcer
+from apps.webhooks.push import announce as announce_module
+from apps.webhooks.push.announce import Announcer
 from apps.webhooks.push.forwarder import forwarder_stop
 from aristobot.asgi import application
 
 ORIGIN = (b"origin", b"http://localhost")
 
 
+_announcers: dict[str, Announcer] = {}
+
+
+def announcer_use(monkeypatch: pytest.MonkeyPatch, url: str) -> Announcer:
+    """The process's announcer sends to `url` for this test (it connects once), with nothing left to send."""
+    announcer = _announcers.get(url)
+    if announcer is None:
+        announcer = _announcers[url] = Announcer(connect=lambda: redis.Redis.from_url(url, socket_timeout=2))
+    with announcer._lock:
+        announcer._pending.clear()
+    monkeypatch.setattr(announce_module, "announcer", announcer)
+    return announcer
+
+
 @pytest.fixture
-def channel_layer_redis(redis_url: str, settings: Any, transactional_db: None) -> str:
-    """The channel layer on the test Redis; nothing announced by an earlier test is left to send."""
+def channel_layer_redis(redis_url: str, settings: Any, transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The channel layer and the announcer on the test Redis; nothing announced by an earlier test is left to send."""
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
     }
-    with announcer._lock:
-        announcer._pending.clear()
+    announcer_use(monkeypatch, redis_url)
     return redis_url
 
 

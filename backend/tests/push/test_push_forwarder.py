@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from apps.core.ports import free_port, port_wait
 from apps.core.streams import UI_EVENTS, WEB_GROUP
 from apps.webhooks.push import forwarder as forwarder_module
-from tests.push.conftest import Connect, messages, wait_all
+from tests.push.conftest import Connect, announcer_use, messages, wait_all
 from tests.push.test_push_events import rows_create
 
 pytestmark = pytest.mark.integration
@@ -88,10 +88,11 @@ class RedisProcess:
 
 
 @pytest.fixture
-def own_redis(settings: Any, channel_layer_redis: str) -> Iterator[RedisProcess]:
+def own_redis(settings: Any, channel_layer_redis: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisProcess]:
     server = RedisProcess()
     server.start()
     settings.REDIS_URL = server.url
+    announcer_use(monkeypatch, server.url)
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [server.url]}}
     }

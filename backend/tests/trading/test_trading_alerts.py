@@ -238,3 +238,19 @@ def test_reference_price_is_prix_else_close() -> None:
 
 def test_token_in_any_case_is_not_kept_in_the_payload() -> None:
     assert "token" not in alert_from_payload(body(token="secret")).payload
+
+
+def test_token_nested_anywhere_is_not_kept_in_the_payload() -> None:
+    from trading.alerts import payload_without_secrets
+
+    kept = payload_without_secrets({"Symbol": "BTCUSDT", "meta": {"Token": "secret", "n": [{"token": "x", "k": 1}]}})
+    assert kept == {"Symbol": "BTCUSDT", "meta": {"n": [{"k": 1}]}}
+
+
+@pytest.mark.parametrize("value", ["²", "99999999999999999999999", "1e30"])
+def test_ids_beyond_a_database_id_or_in_other_digits_are_refused(value) -> None:
+    from trading.numbers import id_from
+
+    assert id_from(value) is None
+    with pytest.raises(AlertInvalid, match="UserExchangeID must be a positive whole number"):
+        alert_from_payload(body(UserExchangeID=value))

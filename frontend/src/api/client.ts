@@ -18,6 +18,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The text of whatever a failed call threw: an Error's message, else the value as text. */
+export function messageOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause)
+}
+
 export type QueryValue = string | number | boolean | null | undefined
 export type Query = Record<string, QueryValue>
 

@@ -1,6 +1,7 @@
 // A filtered, paged list that keeps itself fresh (Orders, Positions): the newest answer wins,
 // and a filter change goes back to page 1.
 import { ref, watch, type Ref, type WatchSource } from 'vue'
+import { messageOf } from '@/api/client'
 import type { LiveEvent, Page } from '@/api/types'
 import { useAutoRefresh } from '@/live/refresh'
 
@@ -38,7 +39,7 @@ export function usePagedList<T>(
       count.value = answer.count
       error.value = ''
     } catch (cause) {
-      if (mine === sequence) error.value = cause instanceof Error ? cause.message : String(cause)
+      if (mine === sequence) error.value = messageOf(cause)
     } finally {
       if (mine === sequence) loading.value = false
     }
@@ -46,8 +47,9 @@ export function usePagedList<T>(
 
   const { refreshNow } = useAutoRefresh(refresh, { types: options.types })
   function restart(): void {
-    page.value = 1
-    refreshNow()
+    // Off page 1, the page watcher below makes the one load; on it, load here.
+    if (page.value === 1) refreshNow()
+    else page.value = 1
   }
   watch(options.filters, restart)
   watch(page, refreshNow)

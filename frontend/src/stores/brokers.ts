@@ -1,6 +1,7 @@
 // The user's brokers, shared by the filters, the brokers page and the alert templates.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
+import { messageOf } from '@/api/client'
 import { brokersApi, rows } from '@/api/endpoints'
 import type { Broker } from '@/api/types'
 
@@ -15,7 +16,7 @@ export const useBrokersStore = defineStore('brokers', () => {
       loaded.value = true
       error.value = ''
     } catch (cause) {
-      error.value = cause instanceof Error ? cause.message : String(cause)
+      error.value = messageOf(cause)
     }
   }
 

@@ -13,7 +13,6 @@ export const useConnectionStore = defineStore('connection', () => {
   const socketWanted = ref(false)
   const socketDownSince = ref<number | null>(null)
   const now = ref(Date.now())
-  const lastEventAt = ref<number | null>(null)
 
   function apiUp(): void {
     apiReachable.value = true
@@ -56,7 +55,6 @@ export const useConnectionStore = defineStore('connection', () => {
     socketState,
     socketWanted,
     socketDownSince,
-    lastEventAt,
     live,
     pushDown,
     banner,

@@ -19,7 +19,6 @@ export const useLiveStore = defineStore('live', () => {
       url,
       onState: (state) => connection.socketStateSet(state),
       onEvent: (event) => {
-        connection.lastEventAt = Date.now()
         for (const listener of listeners) listener(event)
       },
     })

@@ -25,6 +25,12 @@ export function pnlText(value: string | number | null | undefined): string {
   return fixed
 }
 
+/** A route query's positive integer id (a broker, an alert), or '' when absent or not one. */
+export function positiveIdFrom(value: unknown): number | '' {
+  const number = Number(value)
+  return typeof value === 'string' && Number.isInteger(number) && number > 0 ? number : ''
+}
+
 /** Green above zero, red below, neutral at zero or unknown. */
 export function pnlTone(value: string | number | null | undefined): Tone {
   const number = Number(value)

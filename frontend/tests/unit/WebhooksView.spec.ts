@@ -138,6 +138,33 @@ describe('WebhooksView', () => {
     expect(callsTo(calls, '/api/orders/')[0].searchParams.get('webhook')).toBe('2')
   })
 
+  it('keeps the opened alert up to date, and shows its last copy once it leaves the list', async () => {
+    backend()
+    const { view } = await mountView()
+    await view.get('[data-testid="alert-row"][data-status="error"]').trigger('click')
+    await flushPromises()
+
+    // The next refresh: alert 2 has a new error message; the one after: alert 2 is no longer listed.
+    let listed = [alertMake({ id: 1 }), alertMake({ id: 2, status: 'error', action: 'SellMarket', error_message: 'retried: broker is OFF' })]
+    const real = globalThis.fetch as unknown as (input: string) => Promise<Response>
+    vi.stubGlobal('fetch', async (input: string) =>
+      new URL(input, 'http://localhost').pathname === '/api/webhooks/' ? jsonResponse(page(listed)) : real(input),
+    )
+    await vi.advanceTimersByTimeAsync(10_000)
+    await flushPromises()
+    expect(view.get('[data-testid="alert-error-message"]').text()).toBe('retried: broker is OFF')
+
+    listed = [alertMake({ id: 3 })]
+    await vi.advanceTimersByTimeAsync(10_000)
+    await flushPromises()
+    expect(view.get('[data-testid="alert-detail"]').attributes('aria-label')).toBe('Alert #2')
+    expect(view.get('[data-testid="alert-error-message"]').text()).toBe('retried: broker is OFF')
+
+    await view.get('[data-testid="alert-detail-close"]').trigger('click')
+    await flushPromises()
+    expect(view.find('[data-testid="alert-detail"]').exists()).toBe(false)
+  })
+
   it('keeps the other zones fresh when one endpoint fails, and says which', async () => {
     backend(['/api/webhooks/stats/'])
     const { view } = await mountView()

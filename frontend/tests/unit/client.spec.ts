@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { api, ApiError, clientHooksSet, cookieRead, errorMessage, urlWithQuery } from '@/api/client'
+import { api, ApiError, clientHooksSet, cookieRead, errorMessage, messageOf, urlWithQuery } from '@/api/client'
 import { cookiesClear, jsonResponse } from './fixtures'
 
 type FetchArgs = [string, RequestInit]
@@ -162,5 +162,12 @@ describe('client helpers', () => {
     expect(errorMessage({ detail: 'Not found.' }, 'x')).toBe('Not found.')
     expect(errorMessage({ name: ['you already have a broker named "A"'] }, 'x')).toBe('name: you already have a broker named "A"')
     expect(errorMessage(null, 'fallback')).toBe('fallback')
+  })
+
+  it('gives the text of whatever a failed call threw', () => {
+    expect(messageOf(new ApiError('Not found.', 404, 'not_found'))).toBe('Not found.')
+    expect(messageOf(new Error('boom'))).toBe('boom')
+    expect(messageOf('plain text')).toBe('plain text')
+    expect(messageOf(undefined)).toBe('undefined')
   })
 })

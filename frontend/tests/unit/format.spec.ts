@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { alertNeedsAttention, decimalText, percentText, pnlText, pnlTone } from '@/utils/format'
+import { alertNeedsAttention, decimalText, percentText, pnlText, pnlTone, positiveIdFrom } from '@/utils/format'
 
 describe('formatting', () => {
   it('groups decimal strings without losing digits', () => {
@@ -30,5 +30,10 @@ describe('formatting', () => {
     expect(alertNeedsAttention({ status: 'error', action: 'BuyMarket' })).toBe(true)
     expect(alertNeedsAttention({ status: 'miss', action: 'MISS' })).toBe(true)
     expect(alertNeedsAttention({ status: 'processed', action: 'PING' })).toBe(false)
+  })
+
+  it('reads a positive id from the URL, else nothing', () => {
+    expect(positiveIdFrom('12')).toBe(12)
+    for (const value of [undefined, null, '', '0', '-3', '1.5', 'abc', ['12'], 12]) expect(positiveIdFrom(value)).toBe('')
   })
 })

@@ -43,6 +43,31 @@ describe('usePagedList', () => {
     await flushPromises()
     expect(list.page.value).toBe(1)
     expect(list.rows.value).toEqual(['row of page 1'])
+    // Mount, page 3, then one load for the filter change (not one for the page and one for the filter).
+    expect(load).toHaveBeenCalledTimes(3)
+    view.unmount()
+  })
+
+  it('loads once when a filter changes on page 1 or when restarted', async () => {
+    const load = vi.fn(async ({ page }: { page: number }) => pageOf([`row of page ${page}`], 120))
+    const { view, filter, list } = mountList(load)
+    await flushPromises()
+    expect(load).toHaveBeenCalledTimes(1)
+
+    filter.value = 'ETH/USDT'
+    await flushPromises()
+    expect(load).toHaveBeenCalledTimes(2)
+
+    list.page.value = 2
+    await flushPromises()
+    expect(load).toHaveBeenCalledTimes(3)
+    list.restart()
+    await flushPromises()
+    expect(load).toHaveBeenCalledTimes(4)
+    expect(load).toHaveBeenLastCalledWith({ page: 1, page_size: PAGE_SIZE })
+    list.restart()
+    await flushPromises()
+    expect(load).toHaveBeenCalledTimes(5)
     view.unmount()
   })
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
@@ -27,13 +27,7 @@ def broker_save(*, broker: Broker, data: dict[str, Any]) -> Broker:
             setattr(broker, key, value)
     broker.set_credentials(**{key: data[key] for key in CREDENTIALS if key in data})
     try:
-        with transaction.atomic():
-            if broker.is_default:
-                others = Broker.objects.filter(user_id=broker.user_id, is_default=True)
-                if broker.pk is not None:
-                    others = others.exclude(pk=broker.pk)
-                others.update(is_default=False)
-            broker.save()
+        broker.save()  # the model keeps one default per user
     except IntegrityError:  # two requests racing for one name: the constraint decides
         raise ValidationError({"name": [f"you already have a broker named {broker.name!r}"]}) from None
     return broker

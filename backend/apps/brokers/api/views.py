@@ -23,7 +23,6 @@ from apps.brokers.api.serializers import (
 )
 from apps.brokers.api.services import broker_delete, broker_save
 from apps.brokers.models import Broker
-from apps.core.api.pagination import StandardPagination
 from apps.core.api.scoping import OwnedRowsMixin
 from apps.core.gateway_client import GatewayClient
 from apps.core.redis_client import redis_sync
@@ -75,7 +74,6 @@ class BrokerViewSet(OwnedRowsMixin[Broker], viewsets.ModelViewSet):
 
     model = Broker
     serializer_class = BrokerSerializer
-    pagination_class = StandardPagination
     filterset_class = None
 
     def get_queryset(self) -> QuerySet[Broker]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -45,8 +44,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
     response = exception_handler(exc, context)
     if response is None:
-        if isinstance(exc, (Http404, DjangoPermissionDenied)):  # handled by DRF already; kept for clarity
-            return None
         logger.exception("unexpected error in %s", context.get("view").__class__.__name__)
         return Response({"message": "internal error: the server logged the details"}, status=500)
     if isinstance(exc, exceptions.ValidationError):

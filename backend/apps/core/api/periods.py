@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from trading.numbers import id_from
+
 PERIODS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
 
@@ -24,6 +26,7 @@ def id_parse(value: str | None, *, name: str) -> int | None:
     if value in (None, ""):
         return None
     assert value is not None
-    if not value.isdigit() or int(value) < 1 or int(value) > 2**63 - 1:
+    number = id_from(value)
+    if number is None:
         raise ValidationError({name: [f"must be a positive integer id, got {value!r}"]})
-    return int(value)
+    return number

@@ -14,16 +14,14 @@ from drf_spectacular.utils import extend_schema_field
 from apps.core.api.periods import PERIODS, period_parse
 from apps.webhooks.models import Order, PositionStatus, Webhook, WebhookState, WebhookStatus
 from trading.alerts import Action
+from trading.markets import symbol_key
 from trading.orders import OrderKind, OrderStatus
 
 
-def _compact(value: str) -> str:
-    return value.strip().upper().replace("/", "")
-
-
 def symbol_filter(queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-    """`BTCUSDT`, `btcusdt` and `BTC/USDT` are one symbol, whichever way the row spells it."""
-    compact = _compact(value)
+    """`BTCUSDT`, `btc-usdt` and `BTC/USDT` are one symbol (`symbol_key`), whichever way the
+    row spells it (`BTCUSDT` in alerts, `BTC/USDT` in positions and orders)."""
+    compact = symbol_key(value)
     if not compact:
         return queryset.none()
     return queryset.annotate(symbol_compact=Replace(Upper(name), Value("/"), Value(""))).filter(symbol_compact=compact)
@@ -48,7 +46,7 @@ def _choices(values: Any) -> list[tuple[str, str]]:
 class WebhookFilter(filters.FilterSet):
     """`symbol`, `action`, `status`, `broker` (or `broker_id`), `period` (24h, 7d, 30d), `ordering`."""
 
-    symbol = filters.CharFilter(method="filter_symbol", max_length=40)
+    symbol = filters.CharFilter(method=symbol_filter, max_length=40)
     action = filters.ChoiceFilter(choices=_choices(Action))
     status = filters.ChoiceFilter(choices=WebhookStatus.choices)
     broker = IdFilter(field_name="broker_id")
@@ -62,12 +60,7 @@ class WebhookFilter(filters.FilterSet):
         model = Webhook
         fields: list[str] = []
 
-    def filter_symbol(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        return symbol_filter(queryset, "symbol", value) if value else queryset
-
     def filter_period(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        if not value:
-            return queryset
         start, _end = period_parse(value)
         return queryset.filter(received_at__gte=start)
 
@@ -75,7 +68,7 @@ class WebhookFilter(filters.FilterSet):
 class WebhookStateFilter(filters.FilterSet):
     """`symbol`, `status` (open, closed), `broker` (or `broker_id`), `ordering`."""
 
-    symbol = filters.CharFilter(method="filter_symbol", max_length=40)
+    symbol = filters.CharFilter(method=symbol_filter, max_length=40)
     status = filters.ChoiceFilter(choices=PositionStatus.choices)
     broker = IdFilter(field_name="broker_id")
     broker_id = IdFilter(field_name="broker_id")
@@ -98,14 +91,11 @@ class WebhookStateFilter(filters.FilterSet):
         model = WebhookState
         fields: list[str] = []
 
-    def filter_symbol(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        return symbol_filter(queryset, "symbol", value) if value else queryset
-
 
 class OrderFilter(filters.FilterSet):
     """`broker`, `symbol`, `status`, `kind`, `webhook` (the alert that caused it), `position`, `ordering`."""
 
-    symbol = filters.CharFilter(method="filter_symbol", max_length=40)
+    symbol = filters.CharFilter(method=symbol_filter, max_length=40)
     status = filters.ChoiceFilter(choices=_choices(OrderStatus))
     kind = filters.ChoiceFilter(choices=_choices(OrderKind))
     broker = IdFilter(field_name="broker_id")
@@ -116,6 +106,3 @@ class OrderFilter(filters.FilterSet):
     class Meta:
         model = Order
         fields: list[str] = []
-
-    def filter_symbol(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        return symbol_filter(queryset, "symbol", value) if value else queryset

@@ -6,14 +6,11 @@ the same number of queries whatever its size.
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.fields import DecimalText, DecimalTextModelSerializer
 from apps.webhooks.models import Order, Webhook, WebhookState, WebhookToken
-from trading.alerts import payload_without_secrets
 
 WEBHOOK_FIELDS: tuple[str, ...] = (
     "id",
@@ -89,21 +86,10 @@ ORDER_FIELDS: tuple[str, ...] = (
 )
 
 
-def _scrubbed(value: Any) -> Any:
-    """The payload without its token, at any depth (the receiver strips it already; this is a second guard)."""
-    if isinstance(value, dict):
-        return {key: _scrubbed(item) for key, item in payload_without_secrets(value).items()}
-    if isinstance(value, list):
-        return [_scrubbed(item) for item in value]
-    return value
-
-
 @extend_schema_field({"type": "object", "additionalProperties": True})
 class RawPayloadField(serializers.JSONField):
-    """The alert's body as received, never with its token."""
-
-    def to_representation(self, value: Any) -> Any:
-        return _scrubbed(value)
+    """The alert's body as received; the engine stored it without its token
+    (`payload_without_secrets`), so nothing is scrubbed again per row."""
 
 
 class WebhookSerializer(DecimalTextModelSerializer):

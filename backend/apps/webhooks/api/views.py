@@ -12,7 +12,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from apps.core.api.pagination import StandardPagination
 from apps.core.api.periods import PERIODS, id_parse, period_parse
 from apps.core.api.scoping import OwnedRowsMixin
 from apps.webhooks.api.filters import OrderFilter, WebhookFilter, WebhookStateFilter
@@ -44,7 +43,6 @@ class WebhookViewSet(OwnedRowsMixin[Webhook], viewsets.ReadOnlyModelViewSet):
 
     model = Webhook
     filterset_class = WebhookFilter
-    pagination_class = StandardPagination
 
     def get_queryset(self) -> QuerySet[Webhook]:
         rows = self.owned().select_related("user", "broker")
@@ -91,7 +89,6 @@ class WebhookStateViewSet(OwnedRowsMixin[WebhookState], viewsets.ReadOnlyModelVi
     model = WebhookState
     serializer_class = WebhookStateSerializer
     filterset_class = WebhookStateFilter
-    pagination_class = StandardPagination
 
     def get_queryset(self) -> QuerySet[WebhookState]:
         return self.owned().select_related("user", "broker")
@@ -118,7 +115,6 @@ class OrderViewSet(OwnedRowsMixin[Order], viewsets.ReadOnlyModelViewSet):
     model = Order
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
-    pagination_class = StandardPagination
 
     def get_queryset(self) -> QuerySet[Order]:
         return self.owned().select_related("broker")
@@ -146,7 +142,6 @@ class WebhookTokenViewSet(
 
     model = WebhookToken
     serializer_class = WebhookTokenSerializer
-    pagination_class = StandardPagination
     filterset_class = None
 
     def get_queryset(self) -> QuerySet[WebhookToken]:

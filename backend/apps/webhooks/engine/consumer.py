@@ -33,12 +33,14 @@ from apps.core.streams import (
     Candle,
     ExchangeEvent,
     RawAlert,
+    entry_order,
+    text,
 )
 from apps.core.trim import stream_trim_acknowledged
 from apps.webhooks.engine.dedup import Deduplicator
 from apps.webhooks.engine.execution import AlertExecutor
-from apps.webhooks.engine.market import StalePrices, candle_handle
-from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner, symbol_key
+from apps.webhooks.engine.market import Owned, StalePrices, candle_handle
+from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner
 from apps.webhooks.engine.positions import order_follow_up, order_state_apply
 from apps.webhooks.engine.reconcile import orders_reconcile
 from apps.webhooks.engine.recording import BrokerDirectory, alert_record
@@ -47,6 +49,7 @@ from apps.webhooks.models import Order, Webhook, WebhookStatus
 from apps.webhooks.push.announce import announce_rows
 from apps.webhooks.push.events import PushKind
 from trading.errors import TemporaryError
+from trading.markets import symbol_key
 
 logger = logging.getLogger("aristobot.engine")
 
@@ -57,15 +60,7 @@ READ_COUNT = 100
 SHARDS_CHECK_SECONDS = 0.25
 
 Entry = tuple[str, str, dict[Any, Any]]  # stream, entry id, fields
-
-
-def _entry_order(entry_id: str) -> tuple[int, int]:
-    milliseconds, _, sequence = entry_id.partition("-")
-    return int(milliseconds), int(sequence or 0)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+Key = tuple[int, str]  # shard, partition: what runs in order
 
 
 class TradingEngine:
@@ -91,12 +86,12 @@ class TradingEngine:
         self.dedup = Deduplicator(client, window_seconds=settings.ALERT_DEDUP_WINDOW_SECONDS)
         self.executor = AlertExecutor(gateway)
         self.brokers = BrokerDirectory(client)
-        self.partitions = Partitioner()
+        self.partitions = Partitioner(self.brokers)
         self.stale_prices = StalePrices(client, max_age_seconds=settings.HEARTBEAT_STALE_SECONDS)
         self.shard_count = settings.ENGINE_SHARDS if shards is None else shards
         self.leases = ShardLeases(client, consumer=self.consumer, count=self.shard_count, lease_seconds=lease_seconds)
         self._active: frozenset[int] = frozenset()  # shards whose pending entries we have taken over
-        self._held: dict[str, set[str]] = {}  # partition → entries waiting behind an unfinished one
+        self._held: dict[Key, set[str]] = {}  # partition → entries waiting behind an unfinished one
         threads = settings.ENGINE_THREADS if threads is None else threads
         self._threads = threads
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="engine") if threads > 1 else None
@@ -113,7 +108,7 @@ class TradingEngine:
         groups_prepare(self.redis, STREAMS, self.shard_count, consumer=self.consumer)
         self.leases.start()
         self._shards_follow()
-        orders_reconcile(self.gateway, owned=self._owns)
+        orders_reconcile(self.gateway, owned=self._owned_by(self._active))
 
     @property
     def shards(self) -> frozenset[int]:
@@ -125,7 +120,6 @@ class TradingEngine:
         if not self._started:
             self.start()
         self._shards_follow()
-        self.brokers.refresh()
         if not self._active:  # every shard is owned by other engines: stand by
             time.sleep(min(block_ms, 1000) / 1000)
             return False
@@ -135,7 +129,7 @@ class TradingEngine:
         if not self.gateway.force_paper and time.monotonic() - self._last_reconcile > RECONCILE_EVERY_SECONDS:
             # Live exchanges do not tell us when a resting order fills: ask them.
             self._last_reconcile = time.monotonic()
-            orders_reconcile(self.gateway, live_only=True, owned=self._owns)
+            orders_reconcile(self.gateway, live_only=True, owned=self._owned_by(self._active))
         if 0 in self._active:
             self.stale_prices.check()
             if time.monotonic() - self._last_trim > TRIM_EVERY_SECONDS:
@@ -144,7 +138,9 @@ class TradingEngine:
                 for stream in STREAMS:
                     stream_trim_acknowledged(self.redis, stream, groups, keep_seconds=STREAM_KEEP_SECONDS)
         batches = self._read(block_ms=block_ms)
-        self.brokers.refresh()  # a broker or user changed since the last batch is read again
+        # A broker or user changed since the last batch is read again (retries above use the
+        # previous batch's view, at most one step old).
+        self.brokers.refresh()
         return self._handle_batch(batches, first_delivery=True) > 0
 
     def close(self) -> None:
@@ -167,9 +163,10 @@ class TradingEngine:
 
     # Shards ----------------------------------------------------------------------------
 
-    def _owns(self, user_id: int | None, symbol: str) -> bool:
-        """Whether the partition of this user and symbol is in one of our shards."""
-        return shard_of(f"{user_id}:{symbol_key(symbol)}", self.shard_count) in self._active
+    def _owned_by(self, shards: frozenset[int]) -> Owned:
+        """Whether a user's partition on a symbol is in `shards`."""
+        count = self.shard_count
+        return lambda user_id, symbol: shard_of(f"{user_id}:{symbol_key(symbol)}", count) in shards
 
     def _shards_follow(self) -> None:
         """Between batches: give up surplus shards, take free ones up to our share (at most every
@@ -183,7 +180,7 @@ class TradingEngine:
         gone = self._active - owned
         if gone:
             # Entries held behind a failure in a shard we no longer own are its new owner's now.
-            self._held = {key: ids for key, ids in self._held.items() if int(key.split("|", 1)[0]) not in gone}
+            self._held = {key: ids for key, ids in self._held.items() if key[0] not in gone}
         new = owned - self._active
         self._active = owned
         for shard in sorted(new):
@@ -197,12 +194,12 @@ class TradingEngine:
             start = "-"
             while True:
                 page: Any = self.redis.xpending_range(stream, group, min=start, max="+", count=1000)
-                theirs = [item["message_id"] for item in page if _text(item["consumer"]) != self.consumer]
+                theirs = [item["message_id"] for item in page if text(item["consumer"]) != self.consumer]
                 if theirs:  # JUSTID: moving an entry is not a delivery attempt
                     self.redis.xclaim(stream, group, self.consumer, 0, theirs, justid=True)
                 if len(page) < 1000:
                     break
-                start = "(" + _text(page[-1]["message_id"])
+                start = "(" + text(page[-1]["message_id"])
         response: Any = self.redis.xreadgroup(group, self.consumer, dict.fromkeys(STREAMS, "0"), count=READ_COUNT)
         self._handle_batch([(shard, response or [])])
 
@@ -229,14 +226,14 @@ class TradingEngine:
 
         Entries of partitions in other shards are acknowledged in this shard's group unread.
         """
-        groups: dict[str, list[Entry]] = {}
+        groups: dict[Key, list[Entry]] = {}
         done: list[tuple[str, str, str]] = []  # group, stream, entry id; list.append is atomic
         for shard, response in batches:
             group_name = shard_group(shard)
             for raw_stream, entries in response:
-                stream = _text(raw_stream)
+                stream = text(raw_stream)
                 for raw_id, fields in entries:
-                    entry_id = _text(raw_id)
+                    entry_id = text(raw_id)
                     if fields is None:  # deleted while pending
                         done.append((group_name, stream, entry_id))
                         continue
@@ -244,16 +241,16 @@ class TradingEngine:
                     if not partition.startswith(HEARTBEAT_PREFIX) and shard_of(partition, self.shard_count) != shard:
                         done.append((group_name, stream, entry_id))
                         continue
-                    key = f"{shard}|{partition}"
+                    key = (shard, partition)
                     if key in self._held:  # an earlier entry of this partition is unfinished: wait
                         self._held[key].add(entry_id)
                         continue
                     groups.setdefault(key, []).append((stream, entry_id, fields))
         for group in groups.values():
-            group.sort(key=lambda item: _entry_order(item[1]))
+            group.sort(key=lambda item: entry_order(item[1]))
         # Candles mark, guard and fill every user's positions on a symbol: they run after the
         # batch's alert and event partitions, one at a time, so never beside an alert of theirs.
-        candles = {key: group for key, group in groups.items() if key.split("|", 1)[1].startswith(HEARTBEAT_PREFIX)}
+        candles = {key: group for key, group in groups.items() if key[1].startswith(HEARTBEAT_PREFIX)}
         others = {key: group for key, group in groups.items() if key not in candles}
         try:
             if self._pool is None or len(others) < 2:
@@ -271,11 +268,11 @@ class TradingEngine:
         return sum(len(group) for group in groups.values())
 
     def _run_partition(
-        self, key: str, group: list[Entry], first_delivery: bool, done: list[tuple[str, str, str]]
+        self, key: Key, group: list[Entry], first_delivery: bool, done: list[tuple[str, str, str]]
     ) -> None:
         if threading.current_thread() is not threading.main_thread():
             close_old_connections()
-        shard = int(key.split("|", 1)[0])
+        shard = key[0]
         for position, (stream, entry_id, fields) in enumerate(group):
             if self.handle(stream, entry_id, fields, shard=shard, first_delivery=first_delivery, ack=False):
                 done.append((shard_group(shard), stream, entry_id))
@@ -300,8 +297,12 @@ class TradingEngine:
             if stream == WEBHOOK_RAW:
                 self.alert_handle(entry_id, RawAlert.from_fields(fields), first_delivery=first_delivery)
             elif stream == HEARTBEAT:
-                owned = None if self.shard_count == 1 else self._shard_owns(shard)
-                candle_handle(Candle.from_fields(fields), self.gateway, owned=owned, feed_paper=shard == 0)
+                candle_handle(
+                    Candle.from_fields(fields),
+                    self.gateway,
+                    owned=self._owned_by(frozenset([shard])),
+                    feed_paper=shard == 0,
+                )
             else:
                 self.event_handle(ExchangeEvent.from_fields(fields))
         except TemporaryError as exc:
@@ -323,10 +324,6 @@ class TradingEngine:
         except Exception:
             logger.warning("%s entry with unreadable fields: %r", stream, fields)
             return f"unreadable:{stream}"
-
-    def _shard_owns(self, shard: int) -> Any:
-        count = self.shard_count
-        return lambda user_id, symbol: shard_of(f"{user_id}:{symbol_key(symbol)}", count) == shard
 
     def _ack(self, done: list[tuple[str, str, str]]) -> None:
         """Acknowledge handled entries in one round trip (a re-delivery after a crash before
@@ -383,27 +380,27 @@ class TradingEngine:
     def _retry_stale(self) -> None:
         """Take up entries left unfinished in our shards: ours after a failure or held behind one,
         and those of a dead engine; in stream order, a partition stopping at its first failure."""
-        failed: dict[str, set[str]] = {}
+        failed: dict[Key, set[str]] = {}
         for shard in sorted(self._active):
             failed.update(self._retry_shard(shard))
         self._held = failed
 
-    def _retry_shard(self, shard: int) -> dict[str, set[str]]:
+    def _retry_shard(self, shard: int) -> dict[Key, set[str]]:
         group = shard_group(shard)
         candidates: list[tuple[str, str, int]] = []
         for stream in STREAMS:
             stale: Any = self.redis.xpending_range(stream, group, min="-", max="+", count=200, idle=self.retry_idle_ms)
-            candidates += [(stream, _text(item["message_id"]), int(item["times_delivered"])) for item in stale]
-        held_ids = {entry_id for key, ids in self._held.items() if key.startswith(f"{shard}|") for entry_id in ids}
+            candidates += [(stream, text(item["message_id"]), int(item["times_delivered"])) for item in stale]
+        held_ids = {entry_id for key, ids in self._held.items() if key[0] == shard for entry_id in ids}
         if held_ids:
             for stream in STREAMS:
                 entries: Any = self.redis.xpending_range(stream, group, min="-", max="+", count=1000)
                 candidates += [
-                    (stream, _text(item["message_id"]), 1) for item in entries if _text(item["message_id"]) in held_ids
+                    (stream, text(item["message_id"]), 1) for item in entries if text(item["message_id"]) in held_ids
                 ]
         seen: set[str] = set()
-        failed: dict[str, set[str]] = {}
-        for stream, entry_id, delivered in sorted(candidates, key=lambda c: _entry_order(c[1])):
+        failed: dict[Key, set[str]] = {}
+        for stream, entry_id, delivered in sorted(candidates, key=lambda c: entry_order(c[1])):
             if entry_id in seen:
                 continue
             seen.add(entry_id)
@@ -419,15 +416,15 @@ class TradingEngine:
                 if not partition.startswith(HEARTBEAT_PREFIX) and shard_of(partition, self.shard_count) != shard:
                     self.redis.xack(stream, group, claimed_id)
                     continue
-                key = f"{shard}|{partition}"
-                if key in failed or not self.handle(stream, _text(claimed_id), fields, shard=shard):
-                    failed.setdefault(key, set()).add(_text(claimed_id))
+                key = (shard, partition)
+                if key in failed or not self.handle(stream, text(claimed_id), fields, shard=shard):
+                    failed.setdefault(key, set()).add(text(claimed_id))
         return failed
 
     def _dead_letter(self, stream: str, group: str, entry_id: str) -> None:
         entries: Any = self.redis.xrange(stream, min=entry_id, max=entry_id)
         fields = entries[0][1] if entries else {}
-        record = {**{_text(k): _text(v) for k, v in fields.items()}, "stream": stream, "entry_id": entry_id}
+        record = {**{text(k): text(v) for k, v in fields.items()}, "stream": stream, "entry_id": entry_id}
         self.redis.xadd(WEBHOOK_DEAD, record, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
         if stream == WEBHOOK_RAW:
             Webhook.objects.filter(stream_id=entry_id).exclude(

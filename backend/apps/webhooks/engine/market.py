@@ -23,12 +23,12 @@ from apps.core.gateway_client import GatewayClient
 from apps.core.heartbeat.status import heartbeat_last
 from apps.core.streams import Candle
 from apps.webhooks.engine.guard import positions_guard
-from apps.webhooks.engine.partitions import symbol_key
 from apps.webhooks.models import PositionStatus, Webhook, WebhookState, WebhookStatus
 from apps.webhooks.push.announce import announce_rows
 from apps.webhooks.push.events import PushKind
 from trading.alerts import interval_parse
 from trading.errors import AlertInvalid
+from trading.markets import symbol_key
 from trading.miss import GRACE, SILENCE, alert_bar, bars_missed
 from trading.positions import Position, position_unrealized_pnl
 

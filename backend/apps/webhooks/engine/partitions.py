@@ -9,26 +9,23 @@ Heartbeat candles touch every user's positions on their symbol: their partitions
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apps.brokers.models import Broker
 from apps.core.streams import HEARTBEAT, WEBHOOK_RAW, Candle, ExchangeEvent, RawAlert
+from trading.markets import symbol_key
 
-_NOT_ALNUM = re.compile(r"[^A-Z0-9]")
+if TYPE_CHECKING:
+    from apps.webhooks.engine.recording import BrokerDirectory
+
 HEARTBEAT_PREFIX = "heartbeat:"
 
 
-def symbol_key(symbol: object) -> str:
-    """`BINANCE:BTCUSDT`, `BTC/USDT` and `btc-usdt` all read `BTCUSDT`."""
-    return _NOT_ALNUM.sub("", str(symbol or "").split(":")[-1].upper())
-
-
 class Partitioner:
-    """Partition keys for stream entries; remembers which user each broker belongs to."""
+    """Partition keys for stream entries; the user of an exchange event's broker comes from
+    the engine's broker cache."""
 
-    def __init__(self) -> None:
-        self._broker_users: dict[int, int | None] = {}
+    def __init__(self, brokers: BrokerDirectory) -> None:
+        self.brokers = brokers
 
     def key(self, stream: str, fields: dict[Any, Any]) -> str:
         if stream == HEARTBEAT:
@@ -47,8 +44,5 @@ class Partitioner:
         return f"{self._user_of(event.broker_id)}:{symbol_key(event.order.symbol)}"
 
     def _user_of(self, broker_id: int) -> int | None:
-        if broker_id not in self._broker_users:
-            self._broker_users[broker_id] = (
-                Broker.objects.filter(pk=broker_id).values_list("user_id", flat=True).first()
-            )
-        return self._broker_users[broker_id]
+        broker = self.brokers.get(broker_id)
+        return None if broker is None else broker.user_id

@@ -22,6 +22,7 @@ from apps.webhooks.models import Webhook, WebhookStatus
 from trading.alerts import Alert, payload_parse, payload_without_secrets
 from trading.alerts import alert_from_payload as _alert_from_payload
 from trading.errors import AlertInvalid
+from trading.numbers import id_from
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,10 @@ def _user_for(raw: RawAlert, payload: dict[str, Any]) -> tuple[Any, str]:
     # Legacy single WEBHOOK_TOKEN: the body's UserID says whose alert it is.
     if body_user in (None, ""):
         return None, "UserID is missing (required with the shared WEBHOOK_TOKEN)"
-    if not str(body_user).isdigit():
+    user_id = id_from(body_user)
+    if user_id is None:
         return None, f"UserID is not a number: {body_user!r}"
-    user = users.filter(pk=int(str(body_user)), is_active=True).first()
+    user = users.filter(pk=user_id, is_active=True).first()
     if user is None:
         return None, f"UserID {body_user} does not exist"
     return user, ""
@@ -99,7 +101,7 @@ class BrokerDirectory:
     deactivated is seen from the next batch on, without a query per alert.
     """
 
-    def __init__(self, client: redis.Redis | None, *, max_age: float = 5.0) -> None:
+    def __init__(self, client: redis.Redis, *, max_age: float = 5.0) -> None:
         self.redis = client
         self.max_age = max_age
         self._brokers: dict[int, Broker | None] = {}
@@ -109,7 +111,7 @@ class BrokerDirectory:
 
     def refresh(self) -> None:
         try:
-            version = self.redis.get(BROKERS_VERSION_KEY) if self.redis is not None else None
+            version: Any = self.redis.get(BROKERS_VERSION_KEY)
         except redis.RedisError:
             version = None
             self._loaded_at = 0.0  # unsure: forget everything
@@ -117,7 +119,7 @@ class BrokerDirectory:
         if stale or version != self._version:
             with self._lock:
                 self._brokers = {}
-                self._version = version  # type: ignore[assignment]
+                self._version = version
                 self._loaded_at = time.monotonic()
 
     def get(self, broker_id: int) -> Broker | None:
@@ -128,21 +130,15 @@ class BrokerDirectory:
         return self._brokers[broker_id]
 
 
-def _token_users_broker(raw: RawAlert, payload: dict[str, Any], brokers: BrokerDirectory | None) -> Broker | None:
-    """The common case without a query: a user token and a UserExchangeID of that user's."""
-    broker_id = payload.get("UserExchangeID")
+def _token_users_broker(raw: RawAlert, payload: dict[str, Any], brokers: BrokerDirectory) -> Broker | None:
+    """The common case, from the broker cache: a user token and a UserExchangeID of that user's."""
+    broker_id = id_from(payload.get("UserExchangeID"))
     body_user = payload.get("UserID")
-    if raw.user_id is None or not str(broker_id or "").isdigit():
+    if raw.user_id is None or broker_id is None:
         return None
     if body_user not in (None, "") and str(body_user) != str(raw.user_id):
         return None
-    if brokers is None:
-        return (
-            Broker.objects.select_related("user")
-            .filter(pk=int(str(broker_id)), user_id=raw.user_id, user__is_active=True)
-            .first()
-        )
-    broker = brokers.get(int(str(broker_id)))
+    broker = brokers.get(broker_id)
     if broker is None or broker.user_id != raw.user_id or not broker.user.is_active:
         return None
     return broker
@@ -165,13 +161,13 @@ def alert_record(
     stream_id: str,
     raw: RawAlert,
     dedup: Deduplicator,
+    brokers: BrokerDirectory,
     first_delivery: bool = False,
-    brokers: BrokerDirectory | None = None,
 ) -> RecordedAlert:
     """Create the Webhook row for a stream entry (or return the one a previous try created).
 
     `first_delivery`: the entry was never read before, so no row can exist for it yet.
-    `brokers`: the engine's broker cache (without it, one query looks the broker up).
+    `brokers`: the engine's broker cache.
     """
     existing = None if first_delivery else Webhook.objects.select_related("broker").filter(stream_id=stream_id).first()
     if existing is not None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import redis
 
-from apps.core.streams import ENGINE_GROUP
+from apps.core.streams import ENGINE_GROUP, entry_order, text
 from trading.errors import ConfigurationError
 
 logger = logging.getLogger("aristobot.engine")
@@ -36,18 +36,14 @@ MEMBERS_KEY = "engine:members"
 SHARDS_KEY = "engine:shards"  # the shard count the groups were laid out for
 LEASE_PREFIX = "engine:shard:"
 
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_ACQUIRE = """
+# ARGV: consumer, lease ms, mode. A lease under our own name is extended (after a restart
+# too); a free one is taken unless the mode is "renew" (an expired lease may have changed hands).
+_LEASE = """
 local owner = redis.call('GET', KEYS[1])
 if owner == ARGV[1] then
     return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-if owner then
+if owner or ARGV[3] == 'renew' then
     return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -71,10 +67,6 @@ def shard_of(partition: str, count: int) -> int:
     return zlib.crc32(partition.encode()) % count if count > 1 else 0
 
 
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else (value or "")
-
-
 class ShardLeases:
     """The shards this engine owns. A background thread keeps membership and leases fresh;
     the engine calls `owned()` before each batch and `release_surplus()` between batches."""
@@ -94,13 +86,11 @@ class ShardLeases:
         self.lease_ms = int(lease_seconds * 1000)
         self.renew_seconds = renew_seconds
         self._owned: set[int] = set()
-        self._lock = threading.Lock()  # guards _owned
-        self._changing = threading.Lock()  # one tick or release at a time (thread and engine)
+        self._lock = threading.Lock()  # one tick or release at a time (thread and engine), and _owned
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._renew: Any = client.register_script(_RENEW)
+        self._lease: Any = client.register_script(_LEASE)
         self._release: Any = client.register_script(_RELEASE)
-        self._acquire: Any = client.register_script(_ACQUIRE)
 
     def start(self) -> None:
         """Take this engine's share now (so the first batch runs at once), then keep it fresh."""
@@ -133,8 +123,11 @@ class ShardLeases:
     def tick(self) -> frozenset[int]:
         """Say we are alive, renew our leases (dropping lost ones) and take free shards up to
         our fair share. Never gives a shard up: that waits for the engine's next batch."""
-        with self._changing:
+        with self._lock:
             return self._tick()
+
+    def _leased(self, shard: int, *, mode: str) -> bool:
+        return bool(self._lease(keys=[LEASE_PREFIX + str(shard)], args=[self.consumer, self.lease_ms, mode]))
 
     def _tick(self) -> frozenset[int]:
         now = time.time()
@@ -142,13 +135,8 @@ class ShardLeases:
         pipe.zadd(MEMBERS_KEY, {self.consumer: now})
         pipe.zremrangebyscore(MEMBERS_KEY, "-inf", now - 10 * self.lease_ms / 1000)
         pipe.execute()
-        with self._lock:
-            held = sorted(self._owned)
-        lost = {
-            shard
-            for shard in held
-            if not self._renew(keys=[LEASE_PREFIX + str(shard)], args=[self.consumer, self.lease_ms])
-        }
+        held = sorted(self._owned)
+        lost = {shard for shard in held if not self._leased(shard, mode="renew")}
         share = self.fair_share(now)
         gained: set[int] = set()
         kept = len(held) - len(lost)
@@ -160,12 +148,10 @@ class ShardLeases:
             shard = (offset + step) % self.count
             if shard in held and shard not in lost:
                 continue
-            # A lease under our own name is ours: this consumer restarted.
-            if self._acquire(keys=[LEASE_PREFIX + str(shard)], args=[self.consumer, self.lease_ms]):
+            if self._leased(shard, mode="take"):
                 gained.add(shard)
-        with self._lock:
-            self._owned = (self._owned - lost) | gained
-            owned = frozenset(self._owned)
+        self._owned = (self._owned - lost) | gained
+        owned = frozenset(self._owned)
         for shard in sorted(lost):
             logger.warning("engine %s lost shard %d (lease expired): another engine owns it now", self.consumer, shard)
         if gained:
@@ -174,18 +160,16 @@ class ShardLeases:
 
     def release_surplus(self) -> set[int]:
         """Give up the shards above our fair share (between batches, never mid-batch)."""
-        with self._changing:
+        with self._lock:
             return self._release_surplus()
 
     def _release_surplus(self) -> set[int]:
-        with self._lock:
-            owned = sorted(self._owned)
+        owned = sorted(self._owned)
         surplus = len(owned) - self.fair_share()
         if surplus <= 0:
             return set()
         released = set(owned[-surplus:])
-        with self._lock:
-            self._owned -= released
+        self._owned -= released
         for shard in released:
             self._release(keys=[LEASE_PREFIX + str(shard)], args=[self.consumer])
         logger.info("engine %s gave shard(s) %s to the other engines", self.consumer, sorted(released))
@@ -221,16 +205,11 @@ def _groups(client: redis.Redis, stream: str) -> dict[str, dict[str, Any]]:
         infos: Any = client.xinfo_groups(stream)
     except redis.ResponseError:
         return {}
-    return {_text(info["name"]): info for info in infos}
+    return {text(info["name"]): info for info in infos}
 
 
 def _is_engine_group(name: str) -> bool:
     return name == ENGINE_GROUP or (name.startswith(ENGINE_GROUP + ":") and name[len(ENGINE_GROUP) + 1 :].isdigit())
-
-
-def _id_key(entry_id: str) -> tuple[int, int]:
-    milliseconds, _, sequence = entry_id.partition("-")
-    return int(milliseconds), int(sequence or 0)
 
 
 def groups_prepare(client: redis.Redis, streams: tuple[str, ...], count: int, *, consumer: str) -> None:
@@ -253,8 +232,8 @@ def groups_prepare(client: redis.Redis, streams: tuple[str, ...], count: int, *,
             _relayout_check(client, existing, previous=previous, count=count, consumer=consumer)
         for stream in streams:
             groups = existing[stream]
-            delivered = [_text(info["last-delivered-id"]) for info in groups.values()]
-            start = min(delivered, key=_id_key) if delivered else "0"
+            delivered = [text(info["last-delivered-id"]) for info in groups.values()]
+            start = min(delivered, key=entry_order) if delivered else "0"
             wanted = {shard_group(shard) for shard in range(count)}
             for name in sorted(set(groups) - wanted):
                 client.xgroup_destroy(stream, name)
@@ -273,7 +252,7 @@ def _relayout_check(
 ) -> None:
     pending = sum(int(info.get("pending", 0)) for groups in existing.values() for info in groups.values())
     members: Any = client.zrangebyscore(MEMBERS_KEY, time.time() - 30, "+inf")
-    others = [_text(name) for name in members if _text(name) != consumer]
+    others = [text(name) for name in members if text(name) != consumer]
     if pending or others:
         why = f"{pending} entries are pending" if pending else f"engine(s) {', '.join(others)} are running"
         raise ConfigurationError(

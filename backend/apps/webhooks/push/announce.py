@@ -17,25 +17,26 @@ from functools import partial
 from typing import Any
 
 import redis
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
+from apps.core.redis_client import redis_sync
 from apps.core.streams import UI_EVENTS, UI_EVENTS_MAXLEN
+from apps.core.throttle import LogThrottle, retry_delay
 from apps.webhooks.push.events import EVENTS_PER_ENTRY, Change, PushEvent, PushKind, changes_encode
 
 logger = logging.getLogger("aristobot.push")
 
 LINGER_SECONDS = 0.05  # gather what the engine changes within 50 ms into one flush (one XADD)
 MAX_PENDING = 200_000  # rows kept while Redis is down; beyond, changes are dropped (and logged)
-RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+SEND_TIMEOUT = 2.0  # seconds per command: a hung Redis must not hold the changes forever
 WARN_EVERY_SECONDS = 60.0
 
 _Key = tuple[str, int]
 _CREATED = PushEvent.CREATED.value  # a plain str: compared on every saved row
 
 
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+def _redis() -> redis.Redis:
+    return redis_sync(socket_timeout=SEND_TIMEOUT)
 
 
 class Announcer:
@@ -46,8 +47,9 @@ class Announcer:
         *,
         linger: float = LINGER_SECONDS,
         max_pending: int = MAX_PENDING,
-        connect: Callable[[str], redis.Redis] = _redis_for,
+        connect: Callable[[], redis.Redis] = _redis,
     ) -> None:
+        """`connect` makes the Redis client, once, at the first send (settings.REDIS_URL by default)."""
         self.linger = linger
         self.max_pending = max_pending
         self._connect = connect
@@ -57,9 +59,8 @@ class Announcer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: redis.Redis | None = None
-        self._client_url = ""
         self._failures = 0
-        self._last_warning = 0.0
+        self._warn = LogThrottle(logger, every=WARN_EVERY_SECONDS)
         self.sent = 0  # changes sent since start
         self.dropped = 0  # changes lost because Redis stayed down too long
 
@@ -76,12 +77,15 @@ class Announcer:
             self._put(kind, pk, user_id, event)
         self._notify()
 
-    def _put(self, kind: str, pk: int, user_id: int, event: str) -> None:
-        """Coalesce one change into the pending ones; the caller holds the lock."""
+    def _put(self, kind: str, pk: int, user_id: int, event: str, *, bounded: bool = True) -> None:
+        """Coalesce one change into the pending ones (`created` wins); the caller holds the lock.
+
+        `bounded`: drop a new row beyond `max_pending` (else the caller trims).
+        """
         key = (kind, pk)
         known = self._pending.get(key)
         if known is None:
-            if len(self._pending) >= self.max_pending:
+            if bounded and len(self._pending) >= self.max_pending:
                 self.dropped += 1
                 return
             self._pending[key] = (user_id, event)
@@ -117,9 +121,8 @@ class Announcer:
     def _send(self, batch: dict[_Key, tuple[int, str]]) -> None:
         changes = [(kind, pk, user_id, event) for (kind, pk), (user_id, event) in batch.items()]
         with self._send_lock:
-            url = settings.REDIS_URL
-            if self._client is None or self._client_url != url:
-                self._client, self._client_url = self._connect(url), url
+            if self._client is None:
+                self._client = self._connect()
             if len(changes) <= EVENTS_PER_ENTRY:  # the usual case: one XADD, no pipeline object
                 fields: Any = changes_encode(changes)
                 self._client.xadd(UI_EVENTS, fields, maxlen=UI_EVENTS_MAXLEN, approximate=True)
@@ -133,17 +136,14 @@ class Announcer:
     def _requeue(self, batch: dict[_Key, tuple[int, str]]) -> None:
         """Put a batch that could not be sent back in front of what came meanwhile."""
         with self._lock:
-            newer = self._pending
-            merged = dict(batch)
-            for key, (user_id, event) in newer.items():
-                known = merged.get(key)
-                merged[key] = (user_id, PushEvent.CREATED if known and known[1] == PushEvent.CREATED else event)
-            overflow = len(merged) - self.max_pending
+            newer, self._pending = self._pending, batch
+            for (kind, pk), (user_id, event) in newer.items():
+                self._put(kind, pk, user_id, event, bounded=False)
+            overflow = len(self._pending) - self.max_pending
             if overflow > 0:
-                for key in list(merged)[:overflow]:  # the oldest go first
-                    del merged[key]
+                for key in list(self._pending)[:overflow]:  # the oldest go first
+                    del self._pending[key]
                 self.dropped += overflow
-            self._pending = merged
 
     def _start(self) -> None:
         with self._lock:
@@ -155,26 +155,20 @@ class Announcer:
     def _run(self) -> None:
         while True:
             self._wake.wait()
-            time.sleep(RETRY_SECONDS[min(self._failures, len(RETRY_SECONDS)) - 1] if self._failures else self.linger)
+            time.sleep(retry_delay(self._failures) if self._failures else self.linger)
             self._wake.clear()
             try:
                 self.flush()
             except Exception as exc:  # never let the thread die: Redis may come back
                 self._failures += 1
                 self._wake.set()  # retry after the backoff
-                self._warn(
-                    f"ui_events unreachable, {self.pending_count()} changes wait (dropped {self.dropped}): {exc}"
+                self._warn.warning(
+                    "ui_events unreachable, %d changes wait (dropped %d): %s", self.pending_count(), self.dropped, exc
                 )
             else:
                 if self._failures:
                     logger.info("ui_events reachable again")
                 self._failures = 0
-
-    def _warn(self, message: str) -> None:
-        now = time.monotonic()
-        if now - self._last_warning >= WARN_EVERY_SECONDS:
-            self._last_warning = now
-            logger.warning(message)
 
     def close(self) -> None:
         """Send what is left (at exit): best effort, never raises."""

@@ -23,11 +23,12 @@ from typing import Any
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 from redis.exceptions import ResponseError
 from rest_framework.renderers import JSONRenderer
 
-from apps.core.streams import UI_EVENTS, WEB_GROUP
+from apps.core.redis_client import redis_async
+from apps.core.streams import UI_EVENTS, WEB_GROUP, entry_ms, text
+from apps.core.throttle import RETRY_SECONDS, retry_delay
 from apps.webhooks.api.serializers import OrderSerializer, WebhookSerializer, WebhookStateSerializer
 from apps.webhooks.models import Order, Webhook, WebhookState
 from apps.webhooks.push.events import PushEvent, PushKind, changes_decode
@@ -41,7 +42,6 @@ CLAIM_EVERY_SECONDS = 30.0
 CLAIM_IDLE_MS = 30_000  # entries a dead web process read and never acknowledged
 FORGET_CONSUMER_IDLE_MS = 3_600_000
 MESSAGES_PER_SEND = 50
-RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 QUERY_CHUNK = 500
 
 SOURCES: dict[PushKind, tuple[Any, Any]] = {
@@ -59,17 +59,7 @@ def user_group(user_id: int) -> str:
 
 
 def _redis() -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=BLOCK_MS / 1000 + 5, health_check_interval=30
-    )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _entry_ms(entry_id: str) -> int:
-    return int(entry_id.partition("-")[0])
+    return redis_async(socket_timeout=BLOCK_MS / 1000 + 5)  # a blocking read answers within BLOCK_MS
 
 
 def messages_render(changes: _Changes) -> list[tuple[int, str]]:
@@ -129,7 +119,7 @@ class Forwarder:
                 self._recover = True
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
                     self._grouped, self._group_from = False, "0"  # Redis lost the stream: take all it has now
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
+                delay = retry_delay(failures)
                 log = logger.warning if failures in (1, len(RETRY_SECONDS)) else logger.debug
                 log("live push forwarder: %s; retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
@@ -180,13 +170,13 @@ class Forwarder:
         changes: _Changes = {}
         oldest_ms = int((time.time() - self.max_age_seconds) * 1000)
         for entry_id, fields in entries:
-            if not fields or _entry_ms(_text(entry_id)) < oldest_ms:  # trimmed while pending, or stale
+            if not fields or entry_ms(entry_id) < oldest_ms:  # trimmed while pending, or stale
                 self.skipped += 1
                 continue
             decoded, bad = changes_decode(fields)
             if bad:
                 self.skipped += bad
-                logger.warning("ui_events entry %s: %d unreadable item(s) skipped", _text(entry_id), bad)
+                logger.warning("ui_events entry %s: %d unreadable item(s) skipped", text(entry_id), bad)
             for change in decoded:
                 key = (change.kind, change.pk)
                 if changes.get(key) != PushEvent.CREATED:
@@ -197,8 +187,8 @@ class Forwarder:
 
     async def _send(self, messages: list[tuple[int, str]]) -> None:
         by_user: dict[int, list[str]] = {}
-        for user_id, text in messages:
-            by_user.setdefault(user_id, []).append(text)
+        for user_id, message in messages:
+            by_user.setdefault(user_id, []).append(message)
         layer = get_channel_layer()
         if layer is None:
             raise RuntimeError("no channel layer configured (CHANNEL_LAYERS)")
@@ -217,7 +207,7 @@ class Forwarder:
         await self.forward(claimed[1])
         consumers: Any = await self.client.xinfo_consumers(UI_EVENTS, WEB_GROUP)
         for info in consumers:
-            name = _text(info["name"])
+            name = text(info["name"])
             if name != self.consumer and not info["pending"] and info["idle"] > FORGET_CONSUMER_IDLE_MS:
                 await self.client.xgroup_delconsumer(UI_EVENTS, WEB_GROUP, name)
 

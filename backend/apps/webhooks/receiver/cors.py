@@ -11,10 +11,7 @@ from aiohttp import web
 
 ALLOWED_HEADERS = "Content-Type, X-Webhook-Token"
 PREFLIGHT_MAX_AGE = "600"
-
-
-def _is_webhook_path(path: str) -> bool:
-    return path == "/webhook" or path.startswith("/webhook/")
+ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}  # on every /webhook answer, set where it is built (handlers.py)
 
 
 async def cors_preflight(request: web.Request) -> web.Response:
@@ -22,6 +19,7 @@ async def cors_preflight(request: web.Request) -> web.Response:
     return web.Response(
         status=204,
         headers={
+            **ANY_ORIGIN,
             "Access-Control-Allow-Methods": "POST, OPTIONS",
             "Access-Control-Allow-Headers": ALLOWED_HEADERS,
             "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
@@ -29,13 +27,7 @@ async def cors_preflight(request: web.Request) -> web.Response:
     )
 
 
-async def _allow_any_origin(request: web.Request, response: web.StreamResponse) -> None:
-    if _is_webhook_path(request.path):
-        response.headers["Access-Control-Allow-Origin"] = "*"
-
-
 def cors_enable(app: web.Application) -> None:
-    """Add the preflight routes and the Access-Control-Allow-Origin header on /webhook answers."""
+    """Add the preflight routes (the /webhook handlers add Access-Control-Allow-Origin to their answers)."""
     app.router.add_route("OPTIONS", "/webhook", cors_preflight)
     app.router.add_route("OPTIONS", "/webhook/{token}", cors_preflight)
-    app.on_response_prepare.append(_allow_any_origin)

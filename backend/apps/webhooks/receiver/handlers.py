@@ -12,14 +12,16 @@ from aiohttp import web
 
 from apps.core.liveness import Liveness
 from apps.core.logcontext import trace_id_set
-from apps.core.metrics import ALERTS_REJECTED, metric_incr
+from apps.core.metrics import ALERTS_RECEIVED, ALERTS_REJECTED, metric_incr
 from apps.core.status import status_collect_async
 from apps.core.streams import RawAlert
+from apps.core.throttle import LogThrottle
 from apps.webhooks.receiver.auth import Identity, TokenIndex
 from apps.webhooks.receiver.body import BodyInvalid, body_parse, body_redacted, body_to_store, body_token
 from apps.webhooks.receiver.config import ReceiverConfig
+from apps.webhooks.receiver.cors import ANY_ORIGIN
 from apps.webhooks.receiver.limits import AddressPolicy, RateLimiter, retry_after_header
-from apps.webhooks.receiver.stats import LogThrottle, ReceiverStats, Rejection, utc_now_iso
+from apps.webhooks.receiver.stats import ReceiverStats, Rejection, utc_now_iso
 from apps.webhooks.receiver.store import AlertWriter, StoreUnavailable, redis_reachable
 
 logger = logging.getLogger(__name__)
@@ -29,9 +31,11 @@ JSON = "application/json"
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None, trace_id: str = "") -> web.Response:
+    """A /webhook error answer, readable by any origin (see cors.py)."""
     answer = {"status": "error", "error": message}
     if trace_id:
         answer["trace_id"] = trace_id
+    headers = {**ANY_ORIGIN, **headers} if headers else ANY_ORIGIN
     return web.Response(status=status, body=orjson.dumps(answer), content_type=JSON, headers=headers)
 
 
@@ -140,8 +144,10 @@ class WebhookHandlers:
             self._store_warn.warning("alert not stored, answering 503: %s", exc)
             return self._reject(Rejection.STORE_UNAVAILABLE, 503, "alert store unavailable")
         self._stats.accepted(received_at)
+        metric_incr(ALERTS_RECEIVED)  # /metrics: written by the liveness beat, as the rejections are
         self._liveness.touch()
-        return web.Response(body=orjson.dumps({"status": "received", "trace_id": trace_id}), content_type=JSON)
+        answer = orjson.dumps({"status": "received", "trace_id": trace_id})
+        return web.Response(body=answer, content_type=JSON, headers=ANY_ORIGIN)
 
     async def _record_invalid(self, raw: bytes, token: str, identity: Identity, ip: str, problem: str) -> web.Response:
         """Answer 400, and store the redacted body with `rejected` so the trader sees the error."""

@@ -11,9 +11,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from apps.core.streams import TOKENS_VERSION_KEY
+from apps.core.throttle import LogThrottle
 from apps.webhooks.receiver.auth import LEGACY_KEY, TokenIndex
 from apps.webhooks.receiver.limits import RateLimiter
-from apps.webhooks.receiver.stats import LogThrottle
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,7 @@
-"""Counters since start, shown by GET /health, and a log throttle so a flood cannot flood the log."""
+"""Counters since start, shown by GET /health."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -53,27 +52,3 @@ class ReceiverStats:
 def utc_now_iso() -> str:
     """Now, ISO 8601 in UTC."""
     return datetime.now(UTC).isoformat()
-
-
-class LogThrottle:
-    """Log a repeated warning at most once per `every` seconds, with how many were suppressed."""
-
-    __slots__ = ("_every", "_logger", "_next", "_suppressed")
-
-    def __init__(self, logger: logging.Logger, every: float = 5.0) -> None:
-        self._logger = logger
-        self._every = every
-        self._next = 0.0
-        self._suppressed = 0
-
-    def warning(self, message: str, *args: object) -> None:
-        """Log now, or count it until the next allowed time."""
-        now = time.monotonic()
-        if now < self._next:
-            self._suppressed += 1
-            return
-        if self._suppressed:
-            message += f" ({self._suppressed} similar warnings suppressed)"
-            self._suppressed = 0
-        self._next = now + self._every
-        self._logger.warning(message, *args)

@@ -14,7 +14,6 @@ import logging
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from apps.core.metrics import ALERTS_RECEIVED, COUNTERS_KEY
 from apps.core.streams import WEBHOOK_RAW, RawAlert
 
 logger = logging.getLogger(__name__)
@@ -77,15 +76,13 @@ class AlertWriter:
         pipe = self._redis.pipeline(transaction=False)
         for fields, _ in batch:
             pipe.xadd(WEBHOOK_RAW, fields, maxlen=self._maxlen, approximate=self._maxlen is not None)  # type: ignore[arg-type]
-        if accepted := sum(1 for fields, _ in batch if not fields.get("rejected")):
-            pipe.hincrby(COUNTERS_KEY, ALERTS_RECEIVED, accepted)  # /metrics, in the same round trip
         try:
             async with asyncio.timeout(self._timeout):
                 results = await pipe.execute(raise_on_error=False)
         except (TimeoutError, RedisError, OSError) as exc:
             self._fail(batch, StoreUnavailable(f"{type(exc).__name__}: {exc}"))
             return
-        for (_, future), result in zip(batch, results[: len(batch)], strict=True):
+        for (_, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue
             if isinstance(result, BaseException):
