@@ -55,6 +55,12 @@ class Webhook(models.Model):
     trace_id = models.CharField(max_length=40, blank=True, default="")
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     dedup_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    order_key = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="random; names this alert's client order ids, so they stay unique after a restore from backup",
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -104,6 +110,16 @@ class WebhookState(models.Model):
     opened_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    paper = models.BooleanField(default=False, help_text="opened on the paper exchange (a paper broker or --test)")
+    order_key = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="random; names the client order ids the engine places on its own for this position",
+    )
+    book_warning = models.TextField(
+        blank=True, default="", help_text="a difference between these books and the exchange's, when not repaired"
+    )
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -142,6 +158,7 @@ class Order(models.Model):
     fill_applied = models.DecimalField(**MONEY, default=0, help_text="filled quantity already applied to the position")
     error_message = models.TextField(blank=True, default="")
     raw = models.JSONField(default=dict, blank=True)
+    paper = models.BooleanField(default=False, help_text="sent to the paper exchange (a paper broker or --test)")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
