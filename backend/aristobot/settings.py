@@ -106,12 +106,23 @@ WEBHOOK_MAX_BODY_BYTES = envint("WEBHOOK_MAX_BODY_BYTES", 65536, minimum=1024)
 WEBHOOK_RATE_LIMIT_PER_MINUTE = envint("WEBHOOK_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
 WEBHOOK_IP_ALLOWLIST = envlist("WEBHOOK_IP_ALLOWLIST", "")
 WEBHOOK_TRUSTED_PROXIES = envlist("WEBHOOK_TRUSTED_PROXIES", "")
+WEBHOOK_IDLE_TIMEOUT_SECONDS = envint("WEBHOOK_IDLE_TIMEOUT_SECONDS", 15, minimum=1)
+WEBHOOK_BODY_TIMEOUT_SECONDS = envint("WEBHOOK_BODY_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_MAX_CONNECTIONS = envint("WEBHOOK_MAX_CONNECTIONS", 512, minimum=16)
 ALERT_DEDUP_WINDOW_SECONDS = envint("ALERT_DEDUP_WINDOW_SECONDS", 60, minimum=0)
 ALERT_MAX_DELIVERIES = envint("ALERT_MAX_DELIVERIES", 5, minimum=1)
 GATEWAY_TIMEOUT_SECONDS = envint("GATEWAY_TIMEOUT_SECONDS", 15, minimum=1)
 ENGINE_THREADS = envint("ENGINE_THREADS", 4, minimum=1)
 ENGINE_SHARDS = envint("ENGINE_SHARDS", 4, minimum=1)
 EXCHANGE_TIMEOUT_SECONDS = envint("EXCHANGE_TIMEOUT_SECONDS", 10, minimum=1)
+# Where a broker's api_base_url may point besides the exchange's own addresses (trading/live/base_url.py).
+EXCHANGE_BASE_URL_ALLOWLIST = envlist("EXCHANGE_BASE_URL_ALLOWLIST", "")
+try:
+    from trading.live.base_url import allowlist_parse
+
+    allowlist_parse(EXCHANGE_BASE_URL_ALLOWLIST)
+except ValueError as _exc:
+    raise SettingError("EXCHANGE_BASE_URL_ALLOWLIST", f"has an entry that {_exc}") from None
 PAPER_INITIAL_BALANCE_USDT = envdecimal("PAPER_INITIAL_BALANCE_USDT", "10000")
 PAPER_FEE_RATE = envdecimal("PAPER_FEE_RATE", "0.001")
 HEARTBEAT_SOURCE = envstr("HEARTBEAT_SOURCE", "sim")
@@ -140,6 +151,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.brokers",
     "apps.webhooks",
+    "axes",  # sign-in throttling (django-axes): see AXES_* below
 ]
 
 MIDDLEWARE = [
@@ -151,7 +163,23 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into a 429
 ]
+
+# --- Sign-in throttling (django-axes), for the API sign-in and /admin/login/ alike ------------
+# Failures are counted per client address (across usernames): one address that guesses is
+# stopped after AXES_FAILURE_LIMIT within the cool-off, while the real user signs in from theirs
+# (a per-username lock would let anyone lock a user out). A combination username+address would
+# add nothing beside it: axes takes the largest count. Failures are kept in the database
+# (visible and resettable in the admin, `manage.py axes_reset`), so they hold whatever Redis does.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = 0.25  # hours: 15 minutes
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = False  # else one good sign-in (any account) would let an address guess again
+AXES_CLIENT_IP_CALLABLE = "apps.core.api.auth.client_ip"  # X-Forwarded-For only from WEBHOOK_TRUSTED_PROXIES
+AXES_LOCKOUT_CALLABLE = "apps.core.api.auth.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password"]
 
 ROOT_URLCONF = "aristobot.urls"
 ASGI_APPLICATION = "aristobot.asgi.application"
@@ -256,5 +284,6 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]}
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"ccxt": {"level": "WARNING"}},
+    # axes: its start banner and each failure at INFO stay out; lockouts (WARNING) are logged.
+    "loggers": {"ccxt": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

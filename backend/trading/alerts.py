@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from trading.errors import AlertInvalid
-from trading.numbers import ID_MAX, decimal_from, decimal_text
+from trading.numbers import ID_MAX, NUMBER_MAX, NUMBER_MIN, decimal_from, decimal_text, number_shown
 
 
 class Action(StrEnum):
@@ -45,6 +45,12 @@ _ACTIONS_TEXT = ", ".join(ALERT_ACTIONS)
 _ALERT_ID_FIELDS = ("ID", "AlertID", "id")
 # Below this an epoch number is taken as seconds, not milliseconds (10^11 ms is March 1973).
 _EPOCH_SECONDS_BELOW = 10**11
+# Bar times Aristobot can place on its clock (and store): none before 1970 or after 2200.
+_BAR_TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+_BAR_TIME_MAX = datetime(2200, 1, 1, tzinfo=UTC)
+_SYMBOL_MAX = 40  # the longest symbol the records hold; no market's name comes close
+# PourCent is kept with 3 decimals.
+_POUR_CENT_PLACES = Decimal("0.001")
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,8 @@ def payload_parse(body: str | bytes) -> dict[str, Any]:
     Accepts a UTF-8 BOM and surrounding whitespace. A bare `NaN` or `Infinity` (which Pine
     writes for `na`) is kept as the string "NaN" so the payload stays storable as JSON; a price
     field holding it is then rejected by alert_from_payload.
-    Raises AlertInvalid ("body is not valid JSON: …" / "body must be a JSON object").
+    Raises AlertInvalid ("body is not valid JSON: …" / "body must be a JSON object"), and nothing
+    else whatever the body: numbers too long to read and nesting too deep are invalid JSON here.
     """
     if isinstance(body, bytes):
         try:
@@ -92,6 +99,10 @@ def payload_parse(body: str | bytes) -> dict[str, Any]:
         payload = json.loads(text, parse_constant=str)
     except json.JSONDecodeError as error:
         raise AlertInvalid(f"body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except ValueError:  # an integer of more than 4,300 digits
+        raise AlertInvalid("body is not valid JSON: a number has too many digits") from None
+    except RecursionError:
+        raise AlertInvalid("body is not valid JSON: nested too deep") from None
     if not isinstance(payload, dict):
         raise AlertInvalid(f"body must be a JSON object, not {_json_kind(payload)}")
     return payload
@@ -127,11 +138,17 @@ def alert_from_payload(payload: dict[str, Any]) -> Alert:
     symbol = fields.text("Symbol")
     if symbol is None:
         raise AlertInvalid("Symbol is missing")
+    if len(symbol) > _SYMBOL_MAX:
+        raise AlertInvalid(f"Symbol is too long ({len(symbol)} characters, at most {_SYMBOL_MAX}): {symbol[:40]!r}…")
     pour_cent = fields.number("PourCent")
     if pour_cent is None:
         pour_cent = Decimal(100)
     elif not 0 < pour_cent <= 100:
-        raise AlertInvalid(f"PourCent must be more than 0 and at most 100, got {decimal_text(pour_cent)}")
+        raise AlertInvalid(f"PourCent must be more than 0 and at most 100, got {number_shown(pour_cent)}")
+    elif pour_cent < _POUR_CENT_PLACES:
+        raise AlertInvalid(f"PourCent must be at least {_POUR_CENT_PLACES}, got {number_shown(pour_cent)}")
+    else:
+        pour_cent = pour_cent.quantize(_POUR_CENT_PLACES)
     alert = Alert(
         action=action,
         symbol=symbol,
@@ -168,9 +185,12 @@ class _Fields:
         value = self.get(name)
         if value is None:
             return None
-        if isinstance(value, dict | list | bool):
-            raise AlertInvalid(f"{name} must be text, got {json.dumps(value)[:40]}")
-        return str(value).strip()
+        if isinstance(value, dict | list | bool) or not isinstance(value, str | int | float):
+            raise AlertInvalid(f"{name} must be text, got {_shown(value)}")
+        try:
+            return str(value).strip()
+        except ValueError:  # an int beyond 4,300 digits
+            raise AlertInvalid(f"{name} must be text, got a number of more than 4,300 digits") from None
 
     def first_text(self, names: tuple[str, ...]) -> str | None:
         return next((text for text in map(self.text, names) if text is not None), None)
@@ -186,10 +206,19 @@ class _Fields:
         return number
 
     def price(self, name: str) -> Decimal | None:
+        """A positive price the records and an exchange can hold, rounded to 12 decimals (Pine
+        prints floats like 0.30000000000000004)."""
         number = self.number(name)
-        if number is not None and number <= 0:
-            raise AlertInvalid(f"{name} must be more than 0, got {decimal_text(number)}")
-        return number
+        if number is None:
+            return None
+        if number <= 0:
+            raise AlertInvalid(f"{name} must be more than 0, got {number_shown(number)}")
+        if number > NUMBER_MAX:
+            raise AlertInvalid(f"{name} {number_shown(number)} is too large: at most {decimal_text(NUMBER_MAX)}")
+        if number < NUMBER_MIN:
+            raise AlertInvalid(f"{name} {number_shown(number)} is too small: at least {decimal_text(NUMBER_MIN)}")
+        exponent = number.as_tuple().exponent
+        return number.quantize(NUMBER_MIN) if isinstance(exponent, int) and exponent < -12 else number
 
     def identifier(self, name: str) -> int | None:
         value = self.get(name)
@@ -203,13 +232,18 @@ class _Fields:
 
 def _shown(value: object) -> str:
     """A bad value as the trader wrote it, quoted when it was text: '{{close}}', NaN."""
-    return repr(value) if isinstance(value, str) else json.dumps(value, default=str)[:60]
+    if isinstance(value, str):
+        return repr(value[:60]) + ("…" if len(value) > 60 else "")
+    try:
+        return json.dumps(value, default=str)[:60]
+    except (ValueError, RecursionError):  # an int beyond 4,300 digits, a structure nested too deep
+        return f"a {type(value).__name__}"
 
 
 def _action(value: object) -> Action:
     if value is None:
         raise AlertInvalid(f"Action is missing; valid actions: {_ACTIONS_TEXT}")
-    written = str(value).strip()
+    written = str(value).strip() if isinstance(value, str) else _shown(value)
     if written.casefold() == Action.MISS.casefold():
         raise AlertInvalid(
             f"Action MISS is written by Aristobot, never sent by an alert; valid actions: {_ACTIONS_TEXT}"
@@ -217,7 +251,7 @@ def _action(value: object) -> Action:
     for action in ALERT_ACTIONS:
         if written.casefold() == action.value.casefold():
             return action
-    raise AlertInvalid(f"Action {written!r} is not valid; valid actions: {_ACTIONS_TEXT}")
+    raise AlertInvalid(f"Action {written[:40]!r} is not valid; valid actions: {_ACTIONS_TEXT}")
 
 
 def _bar_time(value: object) -> datetime | None:
@@ -227,19 +261,27 @@ def _bar_time(value: object) -> datetime | None:
     if isinstance(value, int | float | str) and not isinstance(value, bool):
         number = decimal_from(value)
         if number is not None:
-            seconds = number if abs(number) < _EPOCH_SECONDS_BELOW else number / 1000
             try:
-                return datetime.fromtimestamp(float(seconds), tz=UTC)
-            except (OverflowError, OSError, ValueError):
+                seconds = number if abs(number) < _EPOCH_SECONDS_BELOW else number / 1000
+                return _bar_time_bounded(datetime.fromtimestamp(float(seconds), tz=UTC), value)
+            except (ArithmeticError, OSError, ValueError):  # decimal.Overflow, OverflowError
                 raise AlertInvalid(f"BarTime is not a valid epoch time: {_shown(value)}") from None
         if isinstance(value, str):
             try:
                 moment = datetime.fromisoformat(value.strip())
-            except ValueError:
+                moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+                moment = moment.astimezone(UTC)
+            except (ValueError, OverflowError):
                 pass
             else:
-                return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+                return _bar_time_bounded(moment, value)
     raise AlertInvalid(f"BarTime is not an ISO 8601 time: {_shown(value)}")
+
+
+def _bar_time_bounded(moment: datetime, value: object) -> datetime:
+    if not _BAR_TIME_MIN <= moment < _BAR_TIME_MAX:
+        raise AlertInvalid(f"BarTime {_shown(value)} is not between 1970 and 2200")
+    return moment
 
 
 def _check_action_needs(alert: Alert) -> None:
@@ -269,6 +311,7 @@ def alert_parse(body: str | bytes) -> Alert:
 
 
 _INTERVAL = re.compile(r"(?P<count>\d+)?(?P<unit>[SsmHhDdWwM]?)")
+_INTERVAL_MAX = timedelta(days=366)
 _UNITS = {"s": timedelta(seconds=1), "m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 
@@ -283,16 +326,16 @@ def interval_parse(raw: str) -> timedelta:
     written = str(raw).strip()
     match = _INTERVAL.fullmatch(written)
     if not written or match is None:
-        raise AlertInvalid(f"Interval {written!r} is not a TradingView interval (1, 5, 60, 240, D, W, 30S, 1h …)")
+        raise AlertInvalid(f"Interval {written[:20]!r} is not a TradingView interval (1, 5, 60, 240, D, W, 30S, 1h …)")
     unit = match["unit"]
     if unit == "M":
         raise AlertInvalid("monthly intervals are not supported for MISS detection")
-    count = int(match["count"]) if match["count"] else 1
-    if count <= 0:
-        raise AlertInvalid(f"Interval {written!r} must be longer than zero")
-    if unit.lower() == "w":
-        return timedelta(weeks=count)
-    return count * _UNITS[unit.lower() or "m"]
+    digits = match["count"]
+    count = 1 if digits is None else int(digits) if len(digits) <= 9 else 0  # 10 digits: past a year anyway
+    each = timedelta(weeks=1) if unit.lower() == "w" else _UNITS[unit.lower() or "m"]
+    if not 0 < count <= _INTERVAL_MAX / each:
+        raise AlertInvalid(f"Interval {written[:20]!r} must be longer than zero and at most a year")
+    return count * each
 
 
 __all__ = [

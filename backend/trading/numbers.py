@@ -7,6 +7,11 @@ from decimal import Decimal, InvalidOperation
 
 _DIGITS = re.compile(r"[0-9]+")
 ID_MAX = 2**63 - 1  # the largest database id (bigint)
+# What the records hold (MONEY: 32 digits, 12 of them decimals) and what an exchange could price:
+# prices and amounts below 10^15 and not finer than 10^-12.
+NUMBER_PLACES = 12
+NUMBER_MAX = Decimal(10) ** 15
+NUMBER_MIN = Decimal(1).scaleb(-NUMBER_PLACES)
 
 
 def decimal_from(value: object) -> Decimal | None:
@@ -15,7 +20,7 @@ def decimal_from(value: object) -> Decimal | None:
         return None
     try:
         number = Decimal(value.strip() if isinstance(value, str) else str(value))
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):  # ValueError: str() of an int beyond 4,300 digits
         return None
     return number if number.is_finite() else None
 
@@ -44,3 +49,9 @@ def money_text(value: Decimal) -> str:
     text = decimal_text(value)
     whole, _, decimals = text.partition(".")
     return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+def number_shown(number: Decimal) -> str:
+    """A number for a message: plain when short, else in scientific notation (1.234568E+39)."""
+    text = decimal_text(number) if abs(number.adjusted()) < 40 else ""
+    return text if text and len(text) <= 40 else f"{number:.6E}"

@@ -55,13 +55,22 @@ class Broker(models.Model):
             super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        """Any exchange ccxt knows, or the paper exchange."""
+        """Any exchange ccxt knows, or the paper exchange; a base URL only where the operator allows."""
         from django.core.exceptions import ValidationError
 
         from trading.live.exchange import exchange_ids
 
         if self.exchange != PAPER_EXCHANGE and self.exchange not in exchange_ids():
             raise ValidationError({"exchange": f"'{self.exchange}' is neither 'paper' nor an exchange id ccxt knows"})
+        if refusal := self.base_url_refusal():
+            raise ValidationError({"api_base_url": refusal})
+
+    def base_url_refusal(self) -> str | None:
+        """Why `api_base_url` may not be called (None when empty, the exchange's own, or allowlisted)."""
+        from trading.live.base_url import allowlist_parse, base_url_refusal
+
+        allowlist = allowlist_parse(settings.EXCHANGE_BASE_URL_ALLOWLIST)
+        return base_url_refusal(self.api_base_url, exchange_id=self.exchange, allowlist=allowlist)
 
     @property
     def is_paper(self) -> bool:

@@ -3,10 +3,17 @@
 A request is appended to stream `exchange_requests`; the caller blocks on its reply list
 (BLPOP, no polling sleep). A request carries a deadline so that the gateway never acts on
 one the caller has already given up on.
+
+Across a Redis restart the client (apps/core/redis_client.py) reconnects and sends the request
+and its wait again; if the first copy had reached Redis, the gateway runs the request twice
+under one request id: the caller takes the first reply, and orders stay single because the
+gateway places and looks them up by client order id. Redis still away after the client's
+retries is `GatewayUnavailable`, a temporary error the engine retries.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from collections.abc import Mapping
@@ -58,6 +65,19 @@ class GatewayClient:
         self.force_paper = force_paper
         self._markets: dict[int, dict[str, Market]] = {}
 
+    def routed(self, *, paper: bool) -> GatewayClient:
+        """This client, or for what is marked paper its twin that sends every request to the
+        paper exchange: a paper order or position stays paper whatever mode the engine runs in."""
+        if not paper or self.force_paper:
+            return self
+        twin: GatewayClient | None = self.__dict__.get("_paper_twin")
+        if twin is None:
+            twin = copy.copy(self)  # shares the connection and whatever else the client holds
+            twin.force_paper = True
+            twin._markets = {}
+            self._paper_twin = twin
+        return twin
+
     def call(
         self, op: GatewayOp, *, broker_id: int, params: Mapping[str, Any] | None = None, trace_id: str = ""
     ) -> Any:
@@ -80,6 +100,8 @@ class GatewayClient:
             item = pipe.execute()[1]
         except redis.TimeoutError:
             item = None
+        except redis.ConnectionError as exc:
+            raise GatewayUnavailable(f"Redis is unreachable, {op.value} was not answered: {exc}") from exc
         if item is None:
             raise GatewayUnavailable(
                 f"the exchange gateway did not answer {op.value} within {self.timeout_seconds:g} s "

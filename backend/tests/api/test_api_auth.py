@@ -1,8 +1,11 @@
-"""Session sign-in for the dashboard, CSRF included."""
+"""Session sign-in for the dashboard, CSRF included, and its throttling (django-axes) with the admin's."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.db.models import F
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
@@ -113,26 +116,109 @@ def test_login_body_that_is_not_json_is_a_400() -> None:
     assert answer.status_code == 400 and answer.json()["message"]
 
 
-@pytest.fixture
-def real_cache(redis_url, settings):
-    """The production cache: Redis, shared by every process (the settings fixture resets the handler)."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
+@pytest.fixture(autouse=True)
+def _few_failures_allowed(settings) -> None:
+    """3 instead of 10: the same rules, with fewer (slow, hashed) wrong passwords to type."""
+    settings.AXES_FAILURE_LIMIT = 3
 
 
-def test_ten_wrong_passwords_lock_that_username_but_not_another(alice, bob, real_cache) -> None:
-    from apps.core.api.auth import LOGIN_FAILURES_ALLOWED
+ALICE_HOME = "198.51.100.7"
+ATTACKER = "203.0.113.5"
 
-    client = APIClient()
-    for _ in range(LOGIN_FAILURES_ALLOWED):
-        wrong = client.post("/api/auth/login/", {"username": "alice", "password": "guess"}, format="json")
-        assert wrong.status_code == 400
 
-    locked = client.post("/api/auth/login/", {"username": "Alice", "password": "alice-password"}, format="json")
-    assert locked.status_code == 429 and "Too many wrong passwords" in locked.json()["message"]
-    assert (
-        client.post("/api/auth/login/", {"username": "bob", "password": "bob-password"}, format="json").status_code
-        == 200
+def _sign_in(username: str, password: str, address: str, **headers: Any) -> int:
+    answer = APIClient().post(
+        "/api/auth/login/", {"username": username, "password": password}, format="json", REMOTE_ADDR=address, **headers
     )
+    if answer.status_code == 429:
+        assert "Too many wrong passwords" in answer.json()["message"]
+    return answer.status_code
+
+
+def _guess_until_locked(username: str, address: str, **headers: Any) -> list[int]:
+    from django.conf import settings
+
+    return [_sign_in(username, f"guess-{n}", address, **headers) for n in range(settings.AXES_FAILURE_LIMIT)]
+
+
+def test_wrong_passwords_lock_the_guessing_address_not_the_user_at_home(alice) -> None:
+    answers = _guess_until_locked("alice", ATTACKER)
+
+    assert answers[:-1] == [400] * (len(answers) - 1) and answers[-1] == 429
+    assert _sign_in("alice", "alice-password", ATTACKER) == 429  # the right password too, from there
+    assert _sign_in("alice", "alice-password", ALICE_HOME) == 200
+
+
+def test_the_stranger_guessing_many_usernames_from_one_address_is_stopped(alice, bob, charlie) -> None:
+    from django.conf import settings
+
+    names = ["alice", "bob", "admin", "root"] * settings.AXES_FAILURE_LIMIT
+    answers = [_sign_in(name, "password123", ATTACKER) for name in names[: settings.AXES_FAILURE_LIMIT]]
+
+    assert answers[-1] == 429
+    assert _sign_in("charlie", "charlie-password", ATTACKER) == 429
+    assert _sign_in("bob", "bob-password", ALICE_HOME) == 200
+
+
+def test_admin_login_is_throttled_too(alice) -> None:
+    from django.conf import settings
+    from django.test import Client
+
+    alice.is_staff = True
+    alice.save()
+    client = Client()
+    statuses = [
+        client.post(
+            "/admin/login/?next=/admin/", {"username": "alice", "password": f"guess-{n}"}, REMOTE_ADDR=ATTACKER
+        ).status_code
+        for n in range(settings.AXES_FAILURE_LIMIT)
+    ]
+
+    assert statuses[:-1] == [200] * (len(statuses) - 1) and statuses[-1] == 429  # 200: the form again
+    locked = client.post(
+        "/admin/login/?next=/admin/", {"username": "alice", "password": "alice-password"}, REMOTE_ADDR=ATTACKER
+    )
+    assert locked.status_code == 429 and "Too many wrong passwords" in locked.content.decode()
+    home = Client().post(
+        "/admin/login/?next=/admin/", {"username": "alice", "password": "alice-password"}, REMOTE_ADDR=ALICE_HOME
+    )
+    assert home.status_code == 302
+
+
+def test_failures_behind_the_trusted_proxy_count_the_client_not_the_proxy(alice, settings) -> None:
+    settings.WEBHOOK_TRUSTED_PROXIES = ["127.0.0.1"]
+
+    answers = _guess_until_locked("alice", "127.0.0.1", HTTP_X_FORWARDED_FOR=ATTACKER)
+
+    assert answers[-1] == 429
+    assert _sign_in("alice", "alice-password", "127.0.0.1", HTTP_X_FORWARDED_FOR=ALICE_HOME) == 200
+
+
+def test_a_forged_forwarded_for_from_an_untrusted_address_does_not_escape_the_lock(alice, settings) -> None:
+    settings.WEBHOOK_TRUSTED_PROXIES = ["127.0.0.1"]
+    forged = [f"192.0.2.{n}" for n in range(settings.AXES_FAILURE_LIMIT + 1)]
+
+    answers = [
+        _sign_in("alice", "guess", ATTACKER, HTTP_X_FORWARDED_FOR=address)
+        for address in forged[: settings.AXES_FAILURE_LIMIT]
+    ]
+
+    assert answers[-1] == 429
+    assert _sign_in("alice", "alice-password", ATTACKER, HTTP_X_FORWARDED_FOR=forged[-1]) == 429
+
+
+def test_a_lockout_ends_after_the_cool_off(alice) -> None:
+    from datetime import timedelta
+
+    from axes.models import AccessAttempt
+    from django.conf import settings
+
+    _guess_until_locked("alice", ATTACKER)
+    AccessAttempt.objects.update(
+        attempt_time=F("attempt_time") - timedelta(hours=settings.AXES_COOLOFF_TIME, seconds=1)
+    )
+
+    assert _sign_in("alice", "alice-password", ATTACKER) == 200
 
 
 def test_sign_in_still_works_when_the_cache_is_down(alice, settings) -> None:
@@ -147,3 +233,13 @@ def test_sign_in_still_works_when_the_cache_is_down(alice, settings) -> None:
     assert client.post("/api/auth/login/", {"username": "alice", "password": "x"}, format="json").status_code == 400
     answer = client.post("/api/auth/login/", {"username": "alice", "password": "alice-password"}, format="json")
     assert answer.status_code == 200
+
+
+def test_the_stranger_cannot_reset_his_count_by_signing_in_to_his_own_account(alice, charlie) -> None:
+    from django.conf import settings
+
+    for n in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _sign_in("alice", f"guess-{n}", ATTACKER) == 400
+    assert _sign_in("charlie", "charlie-password", ATTACKER) == 200
+
+    assert _sign_in("alice", "one-more-guess", ATTACKER) == 429

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import redis
 
-from apps.core.ports import free_port
+from apps.core.ports import free_port, port_wait
 
 BACKEND = Path(__file__).resolve().parents[2]
 
@@ -49,8 +51,57 @@ class Database:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+class RedisServer:
+    """A redis-server of the stack's own, in its own folder with AOF `always` (as production keeps
+    alerts), that a fault test can kill and start again on the same port."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.dir = tmp / "redis"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout: float = 15.0) -> None:
+        """Start (again) and return once it answers, its AOF loaded."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", ""]
+        argv += ["--appendonly", "yes", "--appendfsync", "always", "--logfile", str(self.dir / "redis.log")]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_wait(self.port, timeout=timeout)
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    client.ping()  # LOADING while the AOF is read back
+                    return
+                except redis.RedisError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=15)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            try:
+                self.kill(signal.SIGTERM)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+
+
 class Stack:
-    """Starts and stops the processes; every process logs to a file under `tmp`."""
+    """Starts and stops the processes; every process logs to a file under `tmp`. `commands` can
+    name more processes (`manage.py` arguments), such as an exchange simulator."""
 
     def __init__(
         self, *, tmp: Path, redis_url: str, database: Database, extra_env: dict[str, str] | None = None
@@ -70,6 +121,12 @@ class Stack:
             **(extra_env or {}),
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.commands: dict[str, list[str]] = {
+            "receiver": ["run_webhook_receiver", "--host", "127.0.0.1", "--port", str(self.receiver_port)],
+            "engine": ["run_trading_engine", "--consumer", "engine-e2e"],
+            "engine2": ["run_trading_engine", "--consumer", "engine-e2e-2"],
+            "gateway": ["run_native_exchange_service", "--consumer", "gateway-e2e"],
+        }
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -80,15 +137,9 @@ class Stack:
         return result.stdout
 
     def start(self, name: str) -> None:
-        commands = {
-            "receiver": ["run_webhook_receiver", "--host", "127.0.0.1", "--port", str(self.receiver_port)],
-            "engine": ["run_trading_engine", "--consumer", "engine-e2e"],
-            "engine2": ["run_trading_engine", "--consumer", "engine-e2e-2"],
-            "gateway": ["run_native_exchange_service", "--consumer", "gateway-e2e"],
-        }
         # The web process is Daphne itself, as in production (`daphne aristobot.asgi:application`).
         daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.web_port), "aristobot.asgi:application"]
-        argv = daphne if name == "web" else ["manage.py", *commands[name]]
+        argv = daphne if name == "web" else ["manage.py", *self.commands[name]]
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.processes[name] = subprocess.Popen(
             [sys.executable, *argv], cwd=BACKEND, env=self.env, stdout=log, stderr=log

@@ -195,8 +195,10 @@ class SimulatorThread:
 
 
 @pytest.fixture
-def simulator_thread() -> Iterator[SimulatorThread]:
+def simulator_thread(settings: Any) -> Iterator[SimulatorThread]:
+    """The Binance simulator on loopback, allowed as a broker's base URL for this test."""
     running = SimulatorThread().start()
+    settings.EXCHANGE_BASE_URL_ALLOWLIST = [*settings.EXCHANGE_BASE_URL_ALLOWLIST, running.base_url]
     yield running
     running.stop()
 

@@ -33,7 +33,8 @@ def test_an_alert_that_must_wait_holds_back_later_alerts_of_its_symbol_but_not_o
 
     assert Webhook.objects.get(stream_id=buy_eth).status == "processed"
     assert Webhook.objects.get(stream_id=buy_btc).status == "processing"
-    assert not Webhook.objects.filter(stream_id=sell_btc).exists()  # held back, not run out of order
+    held = Webhook.objects.get(stream_id=sell_btc)  # recorded at once, but held back: not run out of order
+    assert held.status == "processing" and not held.orders.exists()
 
     deadline = time.monotonic() + 5
     while Webhook.objects.filter(stream_id=sell_btc, status="processed").count() == 0 and time.monotonic() < deadline:

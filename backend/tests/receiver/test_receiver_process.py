@@ -1,10 +1,13 @@
-"""The real `manage.py run_webhook_receiver` process: starts, stores an alert, stops cleanly on SIGTERM."""
+"""The real `manage.py run_webhook_receiver` process: starts, stores an alert, survives a flood of idle
+connections, stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,8 +46,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0
     raise AssertionError(f"receiver not healthy after {timeout}s")
 
 
-@pytest.mark.integration
-def test_run_webhook_receiver_stores_an_alert_and_stops_on_sigterm(redis_url: str, tmp_path: Path) -> None:
+def _migrated_env(redis_url: str, tmp_path: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "aristobot.settings_test",
@@ -55,6 +57,12 @@ def test_run_webhook_receiver_stores_an_alert_and_stops_on_sigterm(redis_url: st
         "LOG_LEVEL": "INFO",
     }
     subprocess.run([sys.executable, str(MANAGE), "migrate", "--noinput"], env=env, check=True, capture_output=True)
+    return env
+
+
+@pytest.mark.integration
+def test_run_webhook_receiver_stores_an_alert_and_stops_on_sigterm(redis_url: str, tmp_path: Path) -> None:
+    env = _migrated_env(redis_url, tmp_path)
     port = closed_port()
     log = tmp_path / "receiver.log"
     with log.open("wb") as log_file:
@@ -113,3 +121,51 @@ def test_run_webhook_receiver_on_an_unmigrated_database_stops_with_a_clear_messa
     assert result.returncode == 1
     assert "cannot load webhook tokens from the database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _file_limit_1024() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+
+
+@pytest.mark.integration
+def test_real_alert_gets_200_at_once_while_1100_idle_connections_are_open_under_a_1024_file_limit(
+    redis_url: str, tmp_path: Path
+) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1400:
+        pytest.skip("this test opens 1,100 connections itself")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1400), hard))
+    env = _migrated_env(redis_url, tmp_path)
+    port = closed_port()
+    idle: list[socket.socket] = []
+    with (tmp_path / "receiver.log").open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, str(MANAGE), "run_webhook_receiver", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_file_limit_1024,
+        )
+        try:
+            _wait_healthy(f"http://127.0.0.1:{port}/health", proc)
+            idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(1100)]
+            time.sleep(0.5)
+            start = time.monotonic()
+            status, answer = _post(
+                f"http://127.0.0.1:{port}/webhook",
+                json.dumps({"Token": LEGACY_TOKEN, "UserID": 1, "Symbol": "BTCUSDT", "Action": "PING"}).encode(),
+            )
+            seconds = time.monotonic() - start
+            health = _wait_healthy(f"http://127.0.0.1:{port}/health", proc)
+        finally:
+            for connection in idle:
+                connection.close()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+
+    assert status == 200 and answer["status"] == "received"
+    assert seconds < 0.5
+    connections = health["connections"]
+    assert isinstance(connections, dict)
+    assert connections["limit"] == 512 and connections["open"] <= 512
+    assert connections["evicted"] >= 1100 - 512

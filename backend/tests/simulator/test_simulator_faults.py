@@ -160,3 +160,15 @@ async def test_the_api_key_is_checked_before_anything_else(control: Control, ser
     async with control.session.get(f"{server.base_url}/api/v3/account", headers=headers) as response:
         assert response.status == 400
         assert (await response.json())["code"] == -1102
+
+
+async def test_fault_route_narrows_request_faults_to_one_route(exchange: Any, control: Control) -> None:
+    await control.faults(status_5xx=1, fault_route="POST /api/v3/order")
+    await exchange.fetch_balance()  # not the route: untouched, the counter stays armed
+    with pytest.raises(ccxt.ExchangeNotAvailable):
+        await exchange.create_order("BTC/USDT", "market", "buy", 0.01, params={"clientOrderId": "routed"})
+    assert await control.orders() == []
+    armed = await control.get("faults")
+    assert armed["status_5xx"] == 0
+    async with control.session.post(f"{control.base_url}/_sim/faults", json={"fault_route": "order"}) as answer:
+        assert answer.status == 400

@@ -63,3 +63,42 @@ def test_messages_never_carry_keys_or_request_signatures():
     message = str(ccxt_error(raised, broker_label="x", secrets=("MYKEY123", "MYSECRET456")))
 
     assert "abcdef0123" not in message and "MYKEY123" not in message and "MYSECRET456" not in message
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        ccxt.ExchangeNotAvailable(
+            "binance GET http://10.0.0.1/api/v3/account 503 Service Unavailable <html>root:secret-page</html>"
+        ),
+        ccxt.BadResponse('binance {"instance-id": "i-0abc", "secret-page": "root:secret-page"}'),
+        ccxt.ExchangeError('binance {"code": 1, "msg": "<b>root:secret-page</b>"}'),
+        ccxt.ExchangeError('binance {"message": "' + "root:secret-page " * 20 + '"}'),
+        ccxt.ExchangeError("binance GET http://10.0.0.1/ 418 I'm a teapot root:secret-page"),
+        ccxt.ExchangeError("binance root:secret-page"),
+        ccxt.DDoSProtection("binance 429 Too Many Requests root:secret-page"),
+        RuntimeError("root:secret-page"),
+    ],
+)
+def test_no_message_carries_the_raw_answer_only_the_log_does(raised, caplog):
+    caplog.set_level("INFO", logger="trading.live.errors")
+
+    message = str(ccxt_error(raised, broker_label="'Main' (#3, binance)"))
+
+    assert "secret-page" not in message and "10.0.0.1" not in message and "<" not in message
+    assert "'Main' (#3, binance)" in message
+    assert "secret-page" in caplog.text
+
+
+def test_the_exchanges_own_short_reason_and_code_are_kept():
+    raised = ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: NOTIONAL"}')
+
+    message = str(ccxt_error(raised, broker_label="x"))
+
+    assert message == 'order refused by x (exchange said: "Filter failure: NOTIONAL", code -1013)'
+
+
+def test_an_unreachable_exchange_says_its_http_status():
+    raised = ccxt.ExchangeNotAvailable("binance GET https://api.binance.com/api/v3/account 503 Service Unavailable")
+
+    assert str(ccxt_error(raised, broker_label="x")) == "x: exchange unreachable or busy (HTTP 503)"

@@ -166,15 +166,29 @@ class FailingStore(InMemoryPaperStore):
 
 
 @pytest.mark.asyncio
-async def test_changes_whose_save_failed_are_saved_with_the_next_call(prices: PriceBoard) -> None:
+async def test_a_change_whose_save_failed_is_undone_and_never_answered(prices: PriceBoard) -> None:
     store = FailingStore()
+    store.fail = False
     paper = PaperExchange(account_key="k", book=PaperBook.new(D(10_000), D("0.001")), prices=prices, store=store)
     prices.update("BTC/USDT", last=D(40000))
+    await paper.create_order(market_buy("c1", D("0.001")))
+    store.fail = True
     with pytest.raises(ConnectionError):
-        await paper.create_order(market_buy("c1", D("0.001")))
+        await paper.create_order(market_buy("c2", D("0.001")))
     store.fail = False
+    with pytest.raises(OrderNotFound):  # the book was read back: c2 never happened
+        await paper.fetch_order(symbol="BTC/USDT", client_order_id="c2")
+    assert (await paper.fetch_balance()).total["BTC"] == D("0.001")
     await paper.create_order(market_buy("c2", D("0.001")))
     assert sorted(str(r["client_order_id"]) for r in store.orders["k"].values()) == ["c1", "c2"]
+    assert (await paper.fetch_balance()).total["BTC"] == D("0.002")
+
+
+@pytest.mark.asyncio
+async def test_a_call_that_changes_nothing_saves_nothing(paper: PaperExchange, store: InMemoryPaperStore) -> None:
+    await paper.on_price("BTC/USDT", last=D(40000))
+    await paper.fetch_balance()
+    assert store.saves == 0
 
 
 def test_paper_markets_are_the_default_markets(paper: PaperExchange) -> None:

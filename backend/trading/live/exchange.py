@@ -3,6 +3,16 @@
 One long-lived client per broker so that ccxt's rate limiter works; markets loaded once and
 refreshed hourly; `clientOrderId` passed on every order, and after a timeout or network
 error the order is looked up by it before anything else is decided.
+
+Placing at most once (DESIGN §5, invariant 2) rests on three rules here:
+- the client id is looked up before an order is placed, and a found order is returned;
+- after a placement whose outcome is unknown (timeout, network error, 5xx), the order is placed
+  again only when a look-up says "no such order" *and* the failed request can no longer be
+  executed (Binance refuses a request older than its recvWindow); a look-up that fails is an
+  unknown outcome too, raised as TemporaryError so that the caller looks the order up later;
+- a refusal before processing (429/418 rate limit, a refused timestamp) is placed again at once.
+The gateway runs one broker's requests one at a time, so no other request for the same client
+id runs while this one decides.
 """
 
 from __future__ import annotations
@@ -37,6 +47,10 @@ logger = logging.getLogger(__name__)
 
 MARKETS_TTL_SECONDS = 3600
 RETRIES = 3
+CLOCK_MARGIN_SECONDS = 2.0  # Binance takes a timestamp up to 1 s ahead of its clock; +1 s for ccxt's throttle
+
+# Answers given before the request was processed: the order was certainly not placed.
+_REFUSED_BEFORE_PROCESSING = (ccxt_async.DDoSProtection, ccxt_async.RateLimitExceeded, ccxt_async.InvalidNonce)
 
 
 @dataclass(frozen=True)
@@ -75,9 +89,18 @@ def exchange_ids() -> list[str]:
 class CcxtExchange:
     """A live exchange account; every ccxt exception leaves as a domain error."""
 
-    def __init__(self, config: CcxtConfig, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        config: CcxtConfig,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self._sleep = sleep
+        self._clock = clock
+        # client id -> when a placement whose outcome stayed unknown was sent (this process only)
+        self._unsettled: dict[str, float] = {}
         self._client: Any = None
         self._markets: dict[str, Market] = {}
         self._markets_loaded_at = 0.0
@@ -195,10 +218,9 @@ class CcxtExchange:
         such as Binance accept a reused client id once the first order is closed); on a timeout
         or network error the order is looked up by client id before anything else."""
         market = await self._market(request.symbol)
-        try:
-            return await self.fetch_order(symbol=request.symbol, client_order_id=request.client_order_id)
-        except OrderNotFound:
-            pass
+        found = await self._lookup_before_placing(request.symbol, [request.client_order_id])
+        if found:
+            return found[0]
         params: dict[str, Any] = {"clientOrderId": request.client_order_id}
         kind = "market"
         price = request.price
@@ -226,26 +248,83 @@ class CcxtExchange:
         self, client_order_id: str, market: Market, place: Callable[[], Awaitable[Any]]
     ) -> OrderState:
         for attempt in range(RETRIES + 1):
+            sent_at = self._clock()
             try:
                 return order_from_ccxt(await place(), market)
             except Exception as exc:
                 error = self._error(exc)
+                refused = isinstance(exc, _REFUSED_BEFORE_PROCESSING)
             if isinstance(error, DuplicateOrder):
                 return await self.fetch_order(symbol=market.symbol, client_order_id=client_order_id)
             if not isinstance(error, TemporaryError):
                 raise error
-            # The order may have reached the exchange before the error: never place it twice.
-            try:
-                return await self.fetch_order(symbol=market.symbol, client_order_id=client_order_id)
-            except OrderNotFound:
-                pass
-            except TemporaryError:
-                if attempt == RETRIES:
-                    raise
+            if not refused:  # the order may have reached the exchange: never place it twice
+                found = await self._settled_lookup(market.symbol, [client_order_id], sent_at, error)
+                if found:
+                    return found[0]
             if attempt == RETRIES:
                 raise error
             await self._backoff(error, attempt)
         raise AssertionError("unreachable")
+
+    async def _lookup(self, symbol: str, client_order_ids: list[str]) -> list[OrderState]:
+        """The orders found by these client ids; TemporaryError when the exchange cannot say."""
+        found = []
+        for client_order_id in client_order_ids:
+            with contextlib.suppress(OrderNotFound):
+                found.append(await self.fetch_order(symbol=symbol, client_order_id=client_order_id))
+        return found
+
+    async def _lookup_before_placing(self, symbol: str, client_order_ids: list[str]) -> list[OrderState]:
+        """The orders already placed with these client ids; when an earlier placement of them
+        ended unknown and may still execute, "none" is trusted only once it no longer can."""
+        sent_at = self._unsettled.get(client_order_ids[0])
+        if sent_at is None:
+            return await self._lookup(symbol, client_order_ids)
+        found = await self._settled_lookup(
+            symbol, client_order_ids, sent_at, TemporaryError("an earlier try's outcome is unknown")
+        )
+        self._unsettled.pop(client_order_ids[0], None)
+        return found
+
+    async def _settled_lookup(
+        self, symbol: str, client_order_ids: list[str], sent_at: float, error: TemporaryError
+    ) -> list[OrderState]:
+        """After a placement sent at `sent_at` failed with `error` (outcome unknown): the orders it
+        made, or [] when the exchange has none *and* the request can no longer create one.
+
+        A look-up that fails is no answer: TemporaryError, and nothing is placed (the caller
+        keeps the order `submitting` and looks it up later). "Not found" counts only once the
+        failed request is past its window (Binance's recvWindow, else the client's timeout):
+        until then it may still be executed."""
+        try:
+            found = await self._lookup(symbol, client_order_ids)
+            wait = sent_at + self._in_flight_seconds() - self._clock()
+            if found or wait <= 0:
+                return found
+            logger.warning(
+                "%s: order %s not found after %s; looking again in %.1f s, once the request can no longer execute",
+                self.config.label,
+                client_order_ids[0],
+                error,
+                wait,
+            )
+            await self._sleep(wait)
+            return await self._lookup(symbol, client_order_ids)
+        except TemporaryError as lookup_error:
+            self._unsettled[client_order_ids[0]] = sent_at
+            raise TemporaryError(
+                f"{self.config.label}: order {client_order_ids[0]} may have been placed ({error}) and could not "
+                f"be looked up ({lookup_error}); it will be looked up again before anything is placed",
+                retry_after=lookup_error.retry_after,
+            ) from None
+
+    def _in_flight_seconds(self) -> float:
+        """How long after it was sent a request may still be executed by the exchange."""
+        recv_window = (self.client().options or {}).get("recvWindow")
+        if recv_window:
+            return float(recv_window) / 1000 + CLOCK_MARGIN_SECONDS
+        return self.config.timeout_ms / 1000 + CLOCK_MARGIN_SECONDS
 
     async def create_protection(self, request: ProtectionRequest) -> list[OrderState]:
         """Stop-loss and take-profit on the exchange: an OCO pair where the exchange has one,
@@ -316,12 +395,18 @@ async def _binance_oco(exchange: CcxtExchange, request: ProtectionRequest, marke
         "listClientOrderId": f"{request.stop_loss_client_order_id}-l"[:36],
         "newOrderRespType": "FULL",
     }
-    wanted = {request.stop_loss_client_order_id, request.take_profit_client_order_id}
+    wanted = [str(request.stop_loss_client_order_id), str(request.take_profit_client_order_id)]
+
+    # Placed by an earlier try whose answer was lost: return its legs, never a second list.
+    found = await exchange._lookup_before_placing(market.symbol, wanted)
+    if found:
+        return found
 
     async def place() -> Any:
         return await client.private_post_orderlist_oco(params)
 
     for attempt in range(RETRIES + 1):
+        sent_at = exchange._clock()
         try:
             answer = await place()
             reports = answer.get("orderReports") or []
@@ -330,14 +415,15 @@ async def _binance_oco(exchange: CcxtExchange, request: ProtectionRequest, marke
             ]
         except Exception as exc:
             error = exchange._error(exc)
+            refused = isinstance(exc, _REFUSED_BEFORE_PROCESSING)
+        if isinstance(error, DuplicateOrder):  # a leg's client id is on an open order: it is placed
+            return await exchange._lookup(market.symbol, wanted)
         if not isinstance(error, TemporaryError):
             raise error
-        found = []
-        for client_id in wanted:
-            with contextlib.suppress(OrderNotFound):
-                found.append(await exchange.fetch_order(symbol=market.symbol, client_order_id=str(client_id)))
-        if len(found) == len(wanted):
-            return found
+        if not refused:
+            found = await exchange._settled_lookup(market.symbol, wanted, sent_at, error)
+            if found:
+                return found
         if attempt == RETRIES:
             raise error
         await exchange._backoff(error, attempt)

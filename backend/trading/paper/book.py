@@ -43,6 +43,7 @@ class PaperBook:
         self._open: dict[str, PaperOrder] = {}
         self._changed: dict[str, PaperOrder] = {}
         self._last: dict[str, Decimal] = {}
+        self._locks: dict[str, Decimal] | None = None  # derived from the open orders; None: to compute
         for order in orders:
             self._remember(order)
         known_ids = (int(order_id) for order_id in self._orders if order_id.isdigit())
@@ -180,6 +181,11 @@ class PaperBook:
 
     # Persistence
 
+    @property
+    def has_changes(self) -> bool:
+        """Whether anything changed since the last `take_changes` (balances move only with orders)."""
+        return bool(self._changed)
+
     def take_changes(self) -> tuple[BalanceRecords, list[PaperOrder]]:
         """Every balance (free, locked, total as strings) and the orders changed since the last call."""
         locks = self._all_locks()
@@ -217,9 +223,16 @@ class PaperBook:
         self._by_client[order.client_order_id] = order
         if order.is_open:
             self._open[order.id] = order
+            self._locks = None
 
     def _all_locks(self) -> dict[str, Decimal]:
-        """What the open orders reserve, per currency, in one pass; an OCO group counts once."""
+        """What the open orders reserve, per currency; an OCO group counts once. Computed again
+        after the open orders change (`_remember`, `_finish`), else kept."""
+        if self._locks is None:
+            self._locks = self._locks_compute()
+        return self._locks
+
+    def _locks_compute(self) -> dict[str, Decimal]:
         by_group: dict[tuple[str, str], Decimal] = {}
         for order in self._open.values():
             key = (order.locked_currency, order.oco_group or f"order-{order.id}")
@@ -231,12 +244,7 @@ class PaperBook:
 
     def _locked(self, currency: str) -> Decimal:
         """What the open orders reserve of a currency; an OCO group counts once."""
-        by_group: dict[str, Decimal] = {}
-        for order in self._open.values():
-            if order.locked_currency == currency:
-                group = order.oco_group or f"order-{order.id}"
-                by_group[group] = max(by_group.get(group, Decimal(0)), order.locked)
-        return sum(by_group.values(), Decimal(0))
+        return self._all_locks().get(currency, Decimal(0))
 
     def _check_free(self, market: Market, side: OrderSide, need: Decimal) -> None:
         """Buys spend the quote, sells the base; quote amounts read as money (5005.00), base ones as is."""
@@ -298,6 +306,7 @@ class PaperBook:
     def _finish(self, order: PaperOrder, status: OrderStatus, now_ms: int) -> None:
         order.status, order.updated_ms, order.locked = status, now_ms, Decimal(0)
         self._open.pop(order.id, None)
+        self._locks = None
         self._changed[order.id] = order
 
     def _add(self, currency: str, amount: Decimal) -> None:

@@ -2,13 +2,13 @@
 
 Prices come from a PriceBoard shared by every paper account of the process; each call that
 changes the book saves the changes through a PaperStore before it returns, so an answer the
-caller got is never lost by a restart.
+caller got is never lost by a restart, even a SIGKILL the next instant. A save that fails
+undoes the change: the book is read back from the store before it is used again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from trading.errors import ExchangeRejected, OrderNotFound
+from trading.errors import ExchangeRejected, OrderNotFound, TemporaryError
 from trading.markets import Market
 from trading.orders import Balance, OrderRequest, OrderState, ProtectionRequest
 from trading.paper.book import BalanceRecords, PaperBook
@@ -65,6 +65,10 @@ class PaperStore(Protocol):
         """An order the book may have pruned from memory."""
         ...
 
+    async def load(self, account_key: str, *, fee_rate: Decimal) -> PaperBook:
+        """The account's book as last saved (to undo changes whose save failed)."""
+        ...
+
 
 class InMemoryPaperStore:
     """A PaperStore in a dict, for tests and the embedded demo; keeps records, not live objects."""
@@ -91,6 +95,9 @@ class InMemoryPaperStore:
                 return PaperOrder.from_record(record)
         return None
 
+    async def load(self, account_key: str, *, fee_rate: Decimal) -> PaperBook:
+        return self.book(account_key, fee_rate=fee_rate)
+
     def book(self, account_key: str, *, fee_rate: Decimal) -> PaperBook:
         """The account's book as saved: its balances, its open orders, ids continuing after the last one."""
         records = self.orders.get(account_key, {})
@@ -105,8 +112,6 @@ class InMemoryPaperStore:
 
 
 logger = logging.getLogger(__name__)
-
-SAVE_GATHER_SECONDS = 0.05  # write-behind: how long changes are gathered before one save
 
 
 def _wall_clock_ms() -> int:
@@ -125,16 +130,9 @@ class PaperExchange:
         store: PaperStore,
         markets: Mapping[str, Market] = PAPER_MARKETS,
         clock: Callable[[], int] = _wall_clock_ms,
-        write_behind: bool = False,
     ) -> None:
-        """`write_behind`: answer before the save finishes. Changes made while a save runs are
-        gathered and written by the next save, in order; `close` waits for all of them, and a
-        killed process loses at most the changes of the last few milliseconds."""
         self.account_key = account_key
-        self.write_behind = write_behind
-        self._saving: asyncio.Task[None] | None = None
-        self._unsaved_balances: BalanceRecords | None = None
-        self._unsaved_orders: dict[str, PaperOrder] = {}
+        self._stale = False  # a save failed: the book must be read back from the store
         self.book = book
         self.prices = prices
         self.store = store
@@ -147,12 +145,14 @@ class PaperExchange:
         return self.markets
 
     async def fetch_balance(self) -> Balance:
+        await self._fresh_read()
         return self.book.balance()
 
     async def create_order(self, request: OrderRequest) -> OrderState:
         """Place an order; a client order id seen before (even pruned from memory) returns that order."""
         market = self._market(request.symbol)
         async with self._lock:
+            await self._fresh()
             known = await self._stored(order_id=None, client_order_id=request.client_order_id)
             if known is not None:
                 return known.state()
@@ -165,6 +165,7 @@ class PaperExchange:
     async def create_protection(self, request: ProtectionRequest) -> list[OrderState]:
         market = self._market(request.symbol)
         async with self._lock:
+            await self._fresh()
             states = self.book.create_protection(
                 request, market=market, market_price=self.prices.last(request.symbol), now_ms=self._clock()
             )
@@ -175,6 +176,7 @@ class PaperExchange:
         self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None
     ) -> OrderState:
         async with self._lock:
+            await self._fresh()
             order = await self._order(symbol=symbol, order_id=order_id, client_order_id=client_order_id)
             if not order.is_open or self.book.find_order(order_id=order.id) is None:
                 return order.state()
@@ -185,10 +187,12 @@ class PaperExchange:
     async def fetch_order(
         self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None
     ) -> OrderState:
+        await self._fresh_read()
         order = await self._order(symbol=symbol, order_id=order_id, client_order_id=client_order_id)
         return order.state()
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        await self._fresh_read()
         return self.book.open_orders(symbol)
 
     async def fetch_ticker(self, symbol: str) -> Decimal:
@@ -199,12 +203,7 @@ class PaperExchange:
         return last
 
     async def close(self) -> None:
-        await self.flush()
-
-    async def flush(self) -> None:
-        """Wait until every change is saved."""
-        while self._saving is not None and not self._saving.done():
-            await asyncio.shield(self._saving)
+        """Nothing to write: every change was saved before its call returned."""
 
     async def on_price(
         self, symbol: str, *, last: Decimal, low: Decimal | None = None, high: Decimal | None = None
@@ -212,6 +211,7 @@ class PaperExchange:
         """Record a candle on the PriceBoard, fill the resting orders it crossed, save; returns changed orders."""
         self.prices.update(symbol, last=last, low=low, high=high)
         async with self._lock:
+            await self._fresh()
             states = self.book.price_update(symbol, last=last, low=low, high=high, now_ms=self._clock())
             await self._persist()
         return states
@@ -237,40 +237,30 @@ class PaperExchange:
         return order
 
     async def _persist(self) -> None:
-        balances, orders = self.book.take_changes()
-        if not self.write_behind:
-            await self._save(balances, orders)
+        """Save what the last change did before anyone hears of it; one save per call, only
+        the orders that changed. A failed save undoes the change (the book is read back)."""
+        if not self.book.has_changes:
             return
-        self._unsaved_balances = balances
-        # Copies: the save runs on another thread while the book goes on changing its orders.
-        self._unsaved_orders.update((order.id, copy.copy(order)) for order in orders)
-        if self._saving is None or self._saving.done():
-            self._saving = asyncio.create_task(self._save_unsaved())
-
-    async def _save_unsaved(self) -> None:
-        """Write what changed until nothing is left; a failed save is retried, never dropped.
-
-        Changes are gathered for SAVE_GATHER_SECONDS first: one write for many changes keeps the
-        database free for the engine during a burst.
-        """
-        while self._unsaved_balances is not None or self._unsaved_orders:
-            await asyncio.sleep(SAVE_GATHER_SECONDS)
-            balances = self._unsaved_balances or {}
-            orders = sorted(self._unsaved_orders.values(), key=lambda order: int(order.id) if order.id.isdigit() else 0)
-            self._unsaved_balances, self._unsaved_orders = None, {}
-            try:
-                await self.store.save(self.account_key, balances, orders)
-            except Exception:
-                logger.exception("paper account %s: saving failed; retrying", self.account_key)
-                if self._unsaved_balances is None:
-                    self._unsaved_balances = balances
-                for order in orders:
-                    self._unsaved_orders.setdefault(order.id, order)
-                await asyncio.sleep(0.5)
-
-    async def _save(self, balances: BalanceRecords, orders: list[PaperOrder]) -> None:
+        balances, orders = self.book.take_changes()
         try:
             await self.store.save(self.account_key, balances, orders)
         except BaseException:
-            self.book.restore_changes(orders)
+            self._stale = True
             raise
+
+    async def _fresh_read(self) -> None:
+        if self._stale:
+            async with self._lock:
+                await self._fresh()
+
+    async def _fresh(self) -> None:
+        """Read the book back from the store after a failed save, so that nothing unsaved is
+        ever answered; while the store cannot be read, every call fails as temporary."""
+        if not self._stale:
+            return
+        try:
+            self.book = await self.store.load(self.account_key, fee_rate=self.book.fee_rate)
+        except Exception as exc:
+            raise TemporaryError(f"the paper account cannot be read back after a failed save: {exc}") from exc
+        self._stale = False
+        logger.warning("paper account %s: read back from the store after a failed save", self.account_key)

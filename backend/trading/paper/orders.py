@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from trading.orders import OrderSide, OrderState, OrderStatus, OrderType
 
@@ -32,11 +33,11 @@ class PaperOrder:
     updated_ms: int = 0
     locked: Decimal = Decimal(0)  # reserved while open: quote for a buy (fee included), base for a sell
 
-    @property
-    def base(self) -> str:
+    @cached_property
+    def base(self) -> str:  # cached: the symbol never changes, and locks are summed on every save
         return self.symbol.split("/")[0]
 
-    @property
+    @cached_property
     def quote(self) -> str:
         # A unified symbol is BASE/QUOTE, with `:SETTLE` after it for derivatives.
         return self.symbol.split("/")[1].split(":")[0]

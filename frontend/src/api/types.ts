@@ -88,6 +88,8 @@ export interface Position {
   opened_at: string
   updated_at: string
   closed_at: string | null
+  /** A difference between these books and the exchange's (shown until it agrees again); '' when none. */
+  book_warning: string
 }
 
 export interface PositionSummary {

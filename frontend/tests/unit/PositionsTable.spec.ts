@@ -34,6 +34,18 @@ describe('PositionsTable', () => {
     expect(tones).toEqual(['success', 'danger'])
   })
 
+  it('shows a warning badge, with the difference as its tooltip, when the books differ', () => {
+    const warning = 'the exchange holds 5500 DOGE but the open position (DOGE/USDT) holds 7302 DOGE'
+    const table = mount(PositionsTable, {
+      props: { positions: [positionMake({ id: 1, book_warning: warning }), positionMake({ id: 2 })] },
+    })
+    const badges = table.findAll('[data-testid="book-warning"]')
+
+    expect(badges).toHaveLength(1)
+    expect(badges[0].attributes('title')).toBe(warning)
+    expect(badges[0].text()).toBe('books differ')
+  })
+
   it('shows the realised P&L of a closed position', () => {
     const table = mount(PositionsTable, {
       props: { positions: [positionMake({ status: 'closed', unrealized_pnl: '0', realized_pnl: '-20' })], history: true },

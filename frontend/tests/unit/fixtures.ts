@@ -50,6 +50,7 @@ export function positionMake(overrides: Partial<Position> = {}): Position {
     opened_at: '2026-01-05T10:00:00Z',
     updated_at: '2026-01-05T10:05:00Z',
     closed_at: null,
+    book_warning: '',
     ...overrides,
   }
 }

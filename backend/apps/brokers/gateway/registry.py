@@ -82,11 +82,10 @@ class ExchangeRegistry:
     async def _build(self, broker: Broker, *, paper: bool) -> Exchange:
         if paper:
             book = await sync_to_async(paper_book_load, thread_sensitive=True)(broker)
-            # Write-behind: the answer leaves while the save runs; the broker's next request
-            # waits for it. A killed gateway loses at most the paper account's last change.
-            return PaperExchange(
-                account_key=str(broker.pk), book=book, prices=self.prices, store=self.store, write_behind=True
-            )
+            # Every change is committed before its answer leaves (durable through a SIGKILL).
+            return PaperExchange(account_key=str(broker.pk), book=book, prices=self.prices, store=self.store)
+        if refusal := broker.base_url_refusal():  # stored before the allowlist changed, or not via clean()
+            raise ConfigurationError(f"broker {broker.label}: api_base_url {refusal}; nothing was sent")
         return CcxtExchange(live_config(broker))
 
     async def load_paper_accounts(self) -> int:

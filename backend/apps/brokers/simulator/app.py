@@ -104,14 +104,20 @@ def _json(answer: Any, *, status: int = 200, headers: dict[str, str] | None = No
 
 @web.middleware
 async def _binance_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Latency and request faults first (not for /_sim/), then BinanceError as Binance's JSON answer."""
+    """Latency and request faults first (not for /_sim/; only on `fault_route` when set), then
+    BinanceError as Binance's JSON answer."""
     if request.path.startswith(CONTROL_PREFIX):
         return await handler(request)
     simulator = request.app[SIMULATOR]
     simulator.requests.append(f"{request.method} {request.path}")
-    if simulator.faults.latency_ms:
-        await asyncio.sleep(simulator.faults.latency_ms / 1000)
-    faulted = fault_response(simulator.faults)
+    faults = simulator.faults
+    routed = faults.applies_to(request.method, request.path)
+    if routed and faults.latency_ms:
+        # The request is sent, still on its way: like Binance, the simulator executes it when it
+        # arrives (if within its recvWindow), even if the client has given up waiting by then.
+        await request.read()
+        await asyncio.sleep(faults.latency_ms / 1000)
+    faulted = fault_response(faults) if routed else None
     if faulted is not None:
         logger.info("fault: %s %s answered %d", request.method, request.path, faulted.status)
         return faulted

@@ -1,7 +1,8 @@
 """Faults a test arms through `POST /_sim/faults`, and the answers they produce.
 
 Counters count down: `{"status_5xx": 2}` fails the next two API requests. `latency_ms`
-stays until set back to 0 or the simulator is reset.
+stays until set back to 0 or the simulator is reset. `fault_route` ("POST /api/v3/order")
+narrows latency and the request-level faults to the requests of that method and path.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class Faults:
     timeout_hold_ms: int = 30_000  # "delay": hold the answer this long, or until the client gives up
     insufficient_balance: int = 0  # next n orders rejected -2010 insufficient balance
     duplicate_client_id: int = 0  # next n orders rejected -2010 duplicate order
+    fault_route: str = ""  # "POST /api/v3/order": latency and request-level faults only there; "" everywhere
+
+    def applies_to(self, method: str, path: str) -> bool:
+        """Whether latency and the request-level faults touch this API request."""
+        return not self.fault_route or self.fault_route == f"{method} {path}"
 
     def arm(self, payload: Mapping[str, object]) -> None:
         """Set the named fields; raises ValueError naming a wrong field or value, changing nothing."""
@@ -45,6 +51,9 @@ class Faults:
             if name == "timeout_mode":
                 if value not in TIMEOUT_MODES:
                     raise ValueError(f"timeout_mode must be one of {', '.join(TIMEOUT_MODES)}")
+            elif name == "fault_route":
+                if not isinstance(value, str) or (value and not _is_route(value)):
+                    raise ValueError('fault_route must be "" or a method and a path, such as "POST /api/v3/order"')
             elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"fault {name!r} needs a whole number >= 0, not {value!r}")
             updates[name] = value
@@ -65,6 +74,11 @@ class Faults:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _is_route(value: str) -> bool:
+    method, _, path = value.partition(" ")
+    return method in ("GET", "POST", "PUT", "DELETE") and path.startswith("/") and " " not in path
 
 
 def fault_response(faults: Faults) -> web.Response | None:

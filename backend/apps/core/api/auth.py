@@ -2,18 +2,20 @@
 
 DRF's SessionAuthentication checks CSRF only for signed-in users; login and logout check it
 themselves, so that another site cannot sign a browser in or out. Wrong passwords are counted
-per username: after LOGIN_FAILURES_ALLOWED in LOGIN_LOCK_SECONDS, that username is refused
-(429) until the window has passed, so a password cannot be guessed by trying many.
+by django-axes per client address, here and on /admin/login/ alike (settings AXES_*): after
+AXES_FAILURE_LIMIT within AXES_COOLOFF_TIME that address is refused (429) until the cool-off
+has passed, while the user can still sign in from their own address.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
-from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -28,30 +30,28 @@ from rest_framework.views import APIView
 logger = logging.getLogger(__name__)
 
 MessageSerializer = inline_serializer("Message", {"message": serializers.CharField()})
-LOGIN_FAILURES_ALLOWED = 10
-LOGIN_LOCK_SECONDS = 15 * 60
 
 
-def _failures_key(username: str) -> str:
-    return "login-failures:" + hashlib.sha256(username.strip().lower().encode()).hexdigest()
+def client_ip(request: HttpRequest) -> str:
+    """The client's address for axes: X-Forwarded-For believed only from WEBHOOK_TRUSTED_PROXIES,
+    as the receiver does (behind the TLS proxy every request would otherwise share its address)."""
+    from apps.webhooks.receiver.limits import AddressPolicy
+
+    policy = AddressPolicy(trusted_proxies=settings.WEBHOOK_TRUSTED_PROXIES)
+    return policy.client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
 
 
-def login_failures(username: str) -> int:
-    """Wrong passwords given for this username in the current window (0 when the cache is down)."""
-    try:
-        return int(cache.get(_failures_key(username), 0))
-    except Exception as exc:  # the cache (Redis) is down: sign-in still works
-        logger.warning("login failure count unavailable: %s", exc)
-        return 0
+def lockout_message() -> str:
+    cooloff = timedelta(hours=float(settings.AXES_COOLOFF_TIME))
+    minutes = max(1, round(cooloff.total_seconds() / 60))
+    return f"Too many wrong passwords from your address: try again in {minutes} minutes."
 
 
-def login_failure_record(username: str) -> None:
-    key = _failures_key(username)
-    try:
-        if not cache.add(key, 1, timeout=LOGIN_LOCK_SECONDS):
-            cache.incr(key)
-    except Exception as exc:
-        logger.warning("login failure not counted: %s", exc)
+def lockout_response(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """What axes answers to a locked-out address: JSON for the API, a plain page for the admin."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"message": lockout_message()}, status=429)
+    return HttpResponse(lockout_message(), status=429, content_type="text/plain; charset=utf-8")
 
 
 class UserSerializer(serializers.Serializer):
@@ -101,7 +101,7 @@ class LoginView(APIView):
             200: UserSerializer,
             400: OpenApiResponse(MessageSerializer, description="wrong username or password"),
             403: OpenApiResponse(MessageSerializer, description="CSRF token missing or wrong"),
-            429: OpenApiResponse(MessageSerializer, description="too many wrong passwords for this username"),
+            429: OpenApiResponse(MessageSerializer, description="too many wrong passwords from this address"),
         },
     )
     def post(self, request: Request) -> Response:
@@ -109,15 +109,11 @@ class LoginView(APIView):
         form = LoginSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         username = form.validated_data["username"]
-        if login_failures(username) >= LOGIN_FAILURES_ALLOWED:
-            minutes = LOGIN_LOCK_SECONDS // 60
-            return Response(
-                {"message": f"Too many wrong passwords for this username: try again in {minutes} minutes."},
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-            )
+        # axes (the first authentication backend) refuses a locked-out address and counts failures.
         user = authenticate(request._request, username=username, password=form.validated_data["password"])
+        if getattr(request._request, "axes_locked_out", False):
+            return Response({"message": lockout_message()}, status=status.HTTP_429_TOO_MANY_REQUESTS)
         if user is None:
-            login_failure_record(username)
             return Response({"message": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
         login(request._request, user)
         return Response(UserSerializer(user).data)

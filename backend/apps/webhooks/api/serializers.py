@@ -57,6 +57,7 @@ POSITION_FIELDS: tuple[str, ...] = (
     "opened_at",
     "updated_at",
     "closed_at",
+    "book_warning",
 )
 
 ORDER_FIELDS: tuple[str, ...] = (

@@ -39,15 +39,14 @@ from apps.core.streams import (
 from apps.core.trim import stream_trim_acknowledged
 from apps.webhooks.engine.dedup import Deduplicator
 from apps.webhooks.engine.execution import AlertExecutor
+from apps.webhooks.engine.failures import alert_fail, failure_text, is_final
 from apps.webhooks.engine.market import Owned, StalePrices, candle_handle
 from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner
-from apps.webhooks.engine.positions import order_follow_up, order_state_apply
-from apps.webhooks.engine.reconcile import orders_reconcile
+from apps.webhooks.engine.positions import order_follow_up_guarded, order_state_apply
+from apps.webhooks.engine.reconcile import orders_reconcile, positions_protect_again
 from apps.webhooks.engine.recording import BrokerDirectory, alert_record
-from apps.webhooks.engine.shards import ShardLeases, groups_prepare, shard_group, shard_of
-from apps.webhooks.models import Order, Webhook, WebhookStatus
-from apps.webhooks.push.announce import announce_rows
-from apps.webhooks.push.events import PushKind
+from apps.webhooks.engine.shards import LEASE_SECONDS, ShardLeases, groups_prepare, shard_group, shard_of
+from apps.webhooks.models import Order, WebhookStatus
 from trading.errors import TemporaryError
 from trading.markets import symbol_key
 
@@ -76,7 +75,7 @@ class TradingEngine:
         max_deliveries: int | None = None,
         threads: int | None = None,
         shards: int | None = None,
-        lease_seconds: float = 10.0,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.redis = client
         self.gateway = gateway
@@ -92,6 +91,7 @@ class TradingEngine:
         self.leases = ShardLeases(client, consumer=self.consumer, count=self.shard_count, lease_seconds=lease_seconds)
         self._active: frozenset[int] = frozenset()  # shards whose pending entries we have taken over
         self._held: dict[Key, set[str]] = {}  # partition → entries waiting behind an unfinished one
+        self._failures: dict[str, str] = {}  # entry id → why its last try failed (for the dead letter)
         threads = settings.ENGINE_THREADS if threads is None else threads
         self._threads = threads
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="engine") if threads > 1 else None
@@ -108,7 +108,9 @@ class TradingEngine:
         groups_prepare(self.redis, STREAMS, self.shard_count, consumer=self.consumer)
         self.leases.start()
         self._shards_follow()
-        orders_reconcile(self.gateway, owned=self._owned_by(self._active))
+        owned = self._owned_by(self._active)
+        orders_reconcile(self.gateway, owned=owned)
+        positions_protect_again(self.gateway, owned=owned)
 
     @property
     def shards(self) -> frozenset[int]:
@@ -126,10 +128,13 @@ class TradingEngine:
         if time.monotonic() - self._last_retry_scan > self.retry_idle_ms / 1000:
             self._last_retry_scan = time.monotonic()
             self._retry_stale()
-        if not self.gateway.force_paper and time.monotonic() - self._last_reconcile > RECONCILE_EVERY_SECONDS:
-            # Live exchanges do not tell us when a resting order fills: ask them.
+        if time.monotonic() - self._last_reconcile > RECONCILE_EVERY_SECONDS:
             self._last_reconcile = time.monotonic()
-            orders_reconcile(self.gateway, live_only=True, owned=self._owned_by(self._active))
+            owned = self._owned_by(self._active)
+            if not self.gateway.force_paper:  # live exchanges do not tell us when a resting order fills: ask them
+                orders_reconcile(self.gateway, live_only=True, owned=owned)
+            # Positions the guard holds because placing their protection failed: ask the exchange again.
+            positions_protect_again(self.gateway, owned=owned)
         if 0 in self._active:
             self.stale_prices.check()
             if time.monotonic() - self._last_trim > TRIM_EVERY_SECONDS:
@@ -244,6 +249,7 @@ class TradingEngine:
                     key = (shard, partition)
                     if key in self._held:  # an earlier entry of this partition is unfinished: wait
                         self._held[key].add(entry_id)
+                        self._hold_record(stream, entry_id, fields)
                         continue
                     groups.setdefault(key, []).append((stream, entry_id, fields))
         for group in groups.values():
@@ -274,11 +280,19 @@ class TradingEngine:
             close_old_connections()
         shard = key[0]
         for position, (stream, entry_id, fields) in enumerate(group):
+            if not self.leases.holds(shard):
+                # Our lease may be running out (Redis away, or we were frozen): start nothing more of
+                # this shard; its next owner, or we once renewed, take the rest up in order.
+                self._held.setdefault(key, set()).update(item[1] for item in group[position:])
+                return
             if self.handle(stream, entry_id, fields, shard=shard, first_delivery=first_delivery, ack=False):
                 done.append((shard_group(shard), stream, entry_id))
             else:
-                # Later entries of this partition wait until this one is done (never reordered).
+                # Later entries of this partition wait until this one is done (never reordered);
+                # their alerts are recorded meanwhile, so each has its row within seconds.
                 self._held.setdefault(key, set()).update(item[1] for item in group[position:])
+                for later_stream, later_id, later_fields in group[position + 1 :]:
+                    self._hold_record(later_stream, later_id, later_fields)
                 return
 
     def handle(
@@ -307,14 +321,50 @@ class TradingEngine:
                 self.event_handle(ExchangeEvent.from_fields(fields))
         except TemporaryError as exc:
             logger.warning("%s %s not finished, will retry: %s", stream, entry_id, exc)
+            self._failed(entry_id, str(exc))
             return False
-        except Exception:
-            logger.exception("%s %s failed, will retry", stream, entry_id)
-            return False
+        except Exception as exc:
+            if not is_final(exc):  # unexpected: maybe a lost connection, worth a retry
+                logger.exception("%s %s failed, will retry", stream, entry_id)
+                self._failed(entry_id, failure_text(exc))
+                return False
+            # No retry can cure it (bad numbers, a value the database cannot hold): final now.
+            if not self._final(stream, entry_id, fields, exc):
+                return False
+        self._failures.pop(entry_id, None)
         if ack:
             self.redis.xack(stream, shard_group(shard), entry_id)
         self.processed += 1
         return True
+
+    def _failed(self, entry_id: str, reason: str) -> None:
+        if len(self._failures) > 10_000:  # entries other engines finished: forget them
+            self._failures.clear()
+        self._failures[entry_id] = reason
+
+    def _final(self, stream: str, entry_id: str, fields: dict[Any, Any], error: Exception) -> bool:
+        """End an entry that failed for good: an alert is recorded as an error saying why and
+        whether anything reached the exchange; another entry is logged and dropped. False when
+        even that failed (retried then)."""
+        try:
+            if stream == WEBHOOK_RAW:
+                with alert_trace(text(fields.get(b"trace_id", fields.get("trace_id", "")))):
+                    alert_fail(stream_id=entry_id, fields=fields, reason=failure_text(error))
+            else:
+                logger.error("%s %s cannot be handled, dropped: %s", stream, entry_id, failure_text(error))
+        except Exception:
+            logger.exception("%s %s: recording its failure failed, will retry", stream, entry_id)
+            return False
+        return True
+
+    def _hold_record(self, stream: str, entry_id: str, fields: dict[Any, Any]) -> None:
+        """Record an alert held behind an unfinished one of its partition (executed later)."""
+        if stream != WEBHOOK_RAW:
+            return
+        try:
+            alert_record(stream_id=entry_id, raw=RawAlert.from_fields(fields), dedup=self.dedup, brokers=self.brokers)
+        except Exception as exc:  # the retry records it, or the dead letter does
+            logger.warning("alert %s held and not recorded yet: %s", entry_id, failure_text(exc))
 
     def _partition(self, stream: str, fields: dict[Any, Any]) -> str:
         """The entry's partition; an unreadable entry goes to one fixed partition, where its
@@ -371,8 +421,19 @@ class TradingEngine:
         if order is None:
             logger.info("event for an order Aristobot did not place: %s", event.order.client_order_id)
             return
+        if order.paper != event.paper or (self.gateway.force_paper and not order.paper):
+            # A paper fill never changes a live order (nor a --test engine a live one).
+            logger.warning(
+                "event for %s ignored: the order is %s, the event came from the %s exchange",
+                order.client_order_id,
+                "paper" if order.paper else "live",
+                "paper" if event.paper else "live",
+            )
+            return
         order_state_apply(order, event.order)
-        order_follow_up(order, self.gateway)
+        warning = order_follow_up_guarded(order, self.gateway)
+        if warning:
+            logger.warning("order %s: %s", order.client_order_id, warning)
         logger.info("order %s is %s (filled %s)", order.client_order_id, event.order.status, event.order.filled)
 
     # Retries ---------------------------------------------------------------------------
@@ -396,47 +457,51 @@ class TradingEngine:
             for stream in STREAMS:
                 entries: Any = self.redis.xpending_range(stream, group, min="-", max="+", count=1000)
                 candidates += [
-                    (stream, text(item["message_id"]), 1) for item in entries if text(item["message_id"]) in held_ids
+                    (stream, text(item["message_id"]), int(item["times_delivered"]))
+                    for item in entries
+                    if text(item["message_id"]) in held_ids
                 ]
-        seen: set[str] = set()
         failed: dict[Key, set[str]] = {}
-        for stream, entry_id, delivered in sorted(candidates, key=lambda c: entry_order(c[1])):
-            if entry_id in seen:
+        unique = {entry_id: (stream, entry_id, delivered) for stream, entry_id, delivered in candidates}
+        ordered = sorted(unique.values(), key=lambda c: entry_order(c[1]))
+        # Read without claiming (one round trip): a claim counts as a delivery, and an entry held
+        # behind a failing one must not use up its deliveries without ever being tried.
+        pipe = self.redis.pipeline(transaction=False)
+        for stream, entry_id, _delivered in ordered:
+            pipe.xrange(stream, min=entry_id, max=entry_id)
+        contents: list[Any] = pipe.execute() if ordered else []
+        for (stream, entry_id, delivered), found in zip(ordered, contents, strict=True):
+            fields = found[0][1] if found else None
+            if not fields:  # deleted while pending
+                self.redis.xack(stream, group, entry_id)
                 continue
-            seen.add(entry_id)
+            partition = self._partition(stream, fields)
+            if not partition.startswith(HEARTBEAT_PREFIX) and shard_of(partition, self.shard_count) != shard:
+                self.redis.xack(stream, group, entry_id)
+                continue
+            key = (shard, partition)
+            if key in failed:  # an earlier entry of its partition is still unfinished: wait, untried
+                failed[key].add(entry_id)
+                continue
             if delivered >= self.max_deliveries:
-                self._dead_letter(stream, group, entry_id)
+                self._dead_letter(stream, group, entry_id, fields)
                 continue
             claimed: Any = self.redis.xclaim(stream, group, self.consumer, 0, [entry_id])
-            for claimed_id, fields in claimed:
-                if not fields:
-                    self.redis.xack(stream, group, claimed_id)
-                    continue
-                partition = self._partition(stream, fields)
-                if not partition.startswith(HEARTBEAT_PREFIX) and shard_of(partition, self.shard_count) != shard:
-                    self.redis.xack(stream, group, claimed_id)
-                    continue
-                key = (shard, partition)
-                if key in failed or not self.handle(stream, text(claimed_id), fields, shard=shard):
-                    failed.setdefault(key, set()).add(text(claimed_id))
+            if not claimed:  # acknowledged meanwhile
+                continue
+            if not self.handle(stream, entry_id, fields, shard=shard):
+                failed.setdefault(key, set()).add(entry_id)
         return failed
 
-    def _dead_letter(self, stream: str, group: str, entry_id: str) -> None:
-        entries: Any = self.redis.xrange(stream, min=entry_id, max=entry_id)
-        fields = entries[0][1] if entries else {}
+    def _dead_letter(self, stream: str, group: str, entry_id: str, fields: dict[Any, Any]) -> None:
+        """Give up on an entry: copy it to the dead-letter stream; an alert's row (created if it
+        has none) says why and whether anything reached the exchange."""
         record = {**{text(k): text(v) for k, v in fields.items()}, "stream": stream, "entry_id": entry_id}
         self.redis.xadd(WEBHOOK_DEAD, record, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
         if stream == WEBHOOK_RAW:
-            Webhook.objects.filter(stream_id=entry_id).exclude(
-                status__in=[WebhookStatus.PROCESSED, WebhookStatus.ERROR]
-            ).update(
-                status=WebhookStatus.ERROR,
-                processed_at=timezone.now(),
-                error_message=(
-                    f"gave up after {self.max_deliveries} attempts (see the dead-letter stream {WEBHOOK_DEAD}); "
-                    "check the orders of this alert on the exchange"
-                ),
-            )
-            announce_rows(PushKind.WEBHOOK, Webhook.objects.filter(stream_id=entry_id).only("pk", "user_id"))
+            last = self._failures.get(entry_id)
+            reason = f"gave up after {self.max_deliveries} attempts" + (f" (last: {last})" if last else "")
+            alert_fail(stream_id=entry_id, fields=fields, reason=f"{reason}, see the dead-letter stream {WEBHOOK_DEAD}")
+        self._failures.pop(entry_id, None)
         self.redis.xack(stream, group, entry_id)
         logger.error("%s %s moved to %s after %d deliveries", stream, entry_id, WEBHOOK_DEAD, self.max_deliveries)

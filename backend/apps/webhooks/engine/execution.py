@@ -11,32 +11,32 @@ from apps.brokers.models import Broker, TypeDeTrading
 from apps.core.gateway_client import GatewayClient
 from apps.core.logcontext import alert_trace
 from apps.core.metrics import ALERTS_FAILED, ALERTS_PROCESSED, metric_incr, order_latency_observe
+from apps.webhooks.engine.failures import FINAL_ERRORS, failure_text, orders_summary
 from apps.webhooks.engine.guard import positions_guard
-from apps.webhooks.engine.ids import client_order_id
+from apps.webhooks.engine.ids import client_order_id, webhook_origin
 from apps.webhooks.engine.orders import order_record, order_submit
 from apps.webhooks.engine.positions import (
-    order_follow_up,
+    order_follow_up_guarded,
     order_state_apply,
     position_open,
     protection_cancel,
     protection_sync,
+    protection_to_guard,
 )
 from apps.webhooks.models import Order, PositionStatus, Webhook, WebhookState, WebhookStatus
 from trading.alerts import Action, Alert
-from trading.errors import AlertInvalid, ConfigurationError, ExchangeRejected, OrderInvalid, TemporaryError
+from trading.errors import AlertInvalid, OrderInvalid, TemporaryError, TradingError
 from trading.markets import Market, price_round, symbol_resolve
 from trading.orders import OrderKind, OrderSide, OrderStatus, OrderType
 from trading.sizing import buy_amount, sell_amount
 
 logger = logging.getLogger(__name__)
 
-# Errors that end an alert: recorded on the Webhook, never retried.
-FINAL_ERRORS = (AlertInvalid, OrderInvalid, ExchangeRejected, ConfigurationError)
 
-
-def webhook_finish(webhook: Webhook, *, error: str = "") -> None:
+def webhook_finish(webhook: Webhook, *, error: str = "", warning: str = "") -> None:
+    """Processed (with `warning` in the message when something after the trade failed) or error."""
     webhook.status = WebhookStatus.ERROR if error else WebhookStatus.PROCESSED
-    webhook.error_message = error
+    webhook.error_message = error or warning
     webhook.processed_at = timezone.now()
     webhook.save(update_fields=["status", "error_message", "processed_at", "order_id", "broker", "prix_sl", "prix_tp"])
     metric_incr(ALERTS_FAILED if error else ALERTS_PROCESSED)
@@ -57,6 +57,7 @@ class AlertExecutor:
 
     def __init__(self, gateway: GatewayClient) -> None:
         self.gateway = gateway
+        self._warnings: dict[int, str] = {}  # webhook id → what failed after its trade
 
     def execute(self, webhook: Webhook, alert: Alert, *, fresh: bool = False) -> None:
         """Take a recorded alert to processed or error; TemporaryError leaves it processing.
@@ -72,6 +73,7 @@ class AlertExecutor:
             webhook.status = WebhookStatus.PROCESSING
             webhook.save(update_fields=["status"])
         broker = webhook.broker
+        self._warnings.pop(webhook.pk, None)
         try:
             if broker is None:
                 raise AlertInvalid("no broker for this alert")
@@ -87,21 +89,31 @@ class AlertExecutor:
                 self._maj(webhook, alert, broker)
             else:
                 raise AlertInvalid(f"Action {alert.action} cannot be sent by TradingView")
-        except FINAL_ERRORS as exc:
-            webhook_finish(webhook, error=str(exc))
-            return
         except TemporaryError:
             raise
-        webhook_finish(webhook)
+        except FINAL_ERRORS as exc:  # no retry can cure these: the alert ends here
+            message = str(exc) if isinstance(exc, TradingError) else f"{failure_text(exc)}; {orders_summary(webhook)}"
+            webhook_finish(webhook, error=message)
+            return
+        webhook_finish(webhook, warning=self._warnings.pop(webhook.pk, ""))
 
     # Shared steps.
 
-    def _market(self, broker: Broker, symbol: str) -> Market:
-        return symbol_resolve(symbol, self.gateway.markets(broker.pk))
+    def _paper(self, broker: Broker) -> bool:
+        """Whether this alert trades on the paper exchange: the engine runs with --test or the
+        broker is a paper one. What it places is marked so for good."""
+        return self.gateway.force_paper or broker.is_paper
 
-    def _market_price(self, broker: Broker, market: Market, alert: Alert) -> Decimal:
+    def _gateway(self, broker: Broker) -> GatewayClient:
+        return self.gateway.routed(paper=self._paper(broker))
+
+    def _market(self, broker: Broker, symbol: str, *, paper: bool | None = None) -> Market:
+        gateway = self.gateway.routed(paper=self._paper(broker) if paper is None else paper)
+        return symbol_resolve(symbol, gateway.markets(broker.pk))
+
+    def _market_price(self, broker: Broker, market: Market, alert: Alert, *, paper: bool) -> Decimal:
         """The price to size a market order with: the exchange's last price, else the alert's."""
-        last = self.gateway.ticker(broker.pk, market.symbol)
+        last = self.gateway.routed(paper=paper).ticker(broker.pk, market.symbol)
         if last not in (None, ""):
             return Decimal(str(last))
         if alert.reference_price is not None:
@@ -113,31 +125,39 @@ class AlertExecutor:
         order_latency_observe((timezone.now() - webhook.received_at).total_seconds())  # alert in → exchange's answer
         webhook.order_id = state.id
         order_state_apply(order, state)
-        order_follow_up(order, self.gateway)
+        # The trade is done: what follows (protection) failing leaves the position to the guard
+        # and the alert processed with a warning, never an error.
+        warning = order_follow_up_guarded(order, self.gateway)
+        if warning:
+            self._warnings[webhook.pk] = warning
 
     def _guard(self, broker: Broker, alert: Alert) -> None:
         """An alert's price is a price too: guarded stops and targets it crosses act first."""
         price = alert.close or alert.prix
-        if price is None or broker.is_paper or self.gateway.force_paper:
-            return  # the paper exchange holds every stop and target itself
+        if price is None or self._paper(broker):
+            return  # an alert's price is the live market's: paper positions follow the paper feed
         if not WebhookState.objects.filter(
-            broker=broker, status=PositionStatus.OPEN, protection_mode="engine"
+            broker=broker, status=PositionStatus.OPEN, protection_mode="engine", paper=False
         ).exists():
             return
         market = self._market(broker, alert.symbol)
-        positions_guard(self.gateway, symbol=market.symbol, low=price, high=price, broker_id=broker.pk)
+        positions_guard(self.gateway, symbol=market.symbol, low=price, high=price, broker_id=broker.pk, paper=False)
 
     # Actions.
 
     def _buy(self, webhook: Webhook, alert: Alert, broker: Broker, *, fresh: bool) -> None:
+        paper = self._paper(broker)
         market = self._market(broker, alert.symbol)
         # Rounded to the market; the position takes them from the webhook when the entry fills.
         webhook.prix_sl = price_round(alert.prix_sl, market) if alert.prix_sl else None
         webhook.prix_tp = price_round(alert.prix_tp, market) if alert.prix_tp else None
         order = None if fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.ENTRY).first()
         if order is None:
+            _check_mode(
+                self.gateway, position_open(broker_id=broker.pk, symbol=market.symbol), paper=paper, adding=True
+            )
             limit = alert.action is Action.BUY_LIMIT
-            balance, last = self.gateway.balance_and_price(broker.pk, market.symbol)
+            balance, last = self._gateway(broker).balance_and_price(broker.pk, market.symbol)
             price = price_round(alert.prix, market) if limit and alert.prix else _sizing_price(market, alert, last)
             _check_protection_prices(alert, price)
             free = balance.free_of(market.quote)
@@ -146,7 +166,7 @@ class AlertExecutor:
                 webhook.save(update_fields=["prix_sl", "prix_tp"])
             order = order_record(
                 broker=broker,
-                client_order_id=client_order_id(origin=f"w{webhook.pk}", kind=OrderKind.ENTRY),
+                client_order_id=client_order_id(origin=webhook_origin(webhook), kind=OrderKind.ENTRY),
                 kind=OrderKind.ENTRY,
                 side=OrderSide.BUY,
                 type=OrderType.LIMIT if limit else OrderType.MARKET,
@@ -154,6 +174,7 @@ class AlertExecutor:
                 amount=amount,
                 price=price if limit else None,
                 webhook=webhook,
+                paper=paper,
             )
         self._submit(webhook, order, alert)
 
@@ -162,13 +183,14 @@ class AlertExecutor:
         order = None if fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.EXIT).first()
         if order is None:
             position = _position_required(broker, market, alert)
+            paper = _check_mode(self.gateway, position, paper=self._paper(broker))
             limit = alert.action is Action.SELL_LIMIT
             # The price only checks the minimum order value: the alert's own price will do.
             reference = alert.reference_price
             price = (
                 price_round(alert.prix, market)
                 if limit and alert.prix
-                else reference or self._market_price(broker, market, alert)
+                else reference or self._market_price(broker, market, alert, paper=paper)
             )
             amount = sell_amount(
                 position_quantity=position.quantity, pour_cent=alert.pour_cent, price=price, market=market
@@ -180,7 +202,7 @@ class AlertExecutor:
                 )
             order = order_record(
                 broker=broker,
-                client_order_id=client_order_id(origin=f"w{webhook.pk}", kind=OrderKind.EXIT),
+                client_order_id=client_order_id(origin=webhook_origin(webhook), kind=OrderKind.EXIT),
                 kind=OrderKind.EXIT,
                 side=OrderSide.SELL,
                 type=OrderType.LIMIT if limit else OrderType.MARKET,
@@ -189,21 +211,29 @@ class AlertExecutor:
                 price=price if limit else None,
                 webhook=webhook,
                 position=position,
+                paper=paper,
             )
         try:
             self._submit(webhook, order, alert)
+        except TemporaryError:
+            # Its protection is cancelled and the exit's fate unknown until the retry: the guard
+            # holds the position meanwhile (it cancels the exit before selling at market).
+            if order.position is not None:
+                protection_to_guard(order.position)
+            raise
         except FINAL_ERRORS:
             if order.position is not None:  # the exit was refused: put the protection back
-                protection_sync(order.position, self.gateway, origin=f"w{webhook.pk}r")
+                protection_sync(order.position, self.gateway, origin=f"{webhook_origin(webhook)}r")
             raise
 
     def _maj(self, webhook: Webhook, alert: Alert, broker: Broker) -> None:
         market = self._market(broker, alert.symbol)
         position = _position_required(broker, market, alert)
+        paper = _check_mode(self.gateway, position, paper=self._paper(broker))
         old_stop, old_take = position.stop_loss_price, position.take_profit_price
         stop = price_round(alert.prix_sl, market) if alert.prix_sl else old_stop
         take = price_round(alert.prix_tp, market) if alert.prix_tp else old_take
-        last = self.gateway.ticker(broker.pk, market.symbol)
+        last = self.gateway.routed(paper=paper).ticker(broker.pk, market.symbol)
         reference = Decimal(str(last)) if last not in (None, "") else alert.reference_price
         if reference is not None:
             _check_long_prices(stop=stop, take=take, price=reference)
@@ -212,11 +242,11 @@ class AlertExecutor:
         position.stop_loss_price, position.take_profit_price = stop, take
         position.save(update_fields=["stop_loss_price", "take_profit_price", "updated_at"])
         try:
-            protection_sync(position, self.gateway, origin=f"w{webhook.pk}")
+            protection_sync(position, self.gateway, origin=webhook_origin(webhook))
         except FINAL_ERRORS as exc:
             position.stop_loss_price, position.take_profit_price = old_stop, old_take
             position.save(update_fields=["stop_loss_price", "take_profit_price", "updated_at"])
-            protection_sync(position, self.gateway, origin=f"w{webhook.pk}r")
+            protection_sync(position, self.gateway, origin=f"{webhook_origin(webhook)}r")
             raise OrderInvalid(
                 f"MAJ refused by the exchange ({exc}); the previous stop-loss and take-profit are kept"
             ) from exc
@@ -229,6 +259,24 @@ def _sizing_price(market: Market, alert: Alert, last: Decimal | None) -> Decimal
     if alert.reference_price is not None:
         return alert.reference_price
     raise AlertInvalid(f"no price known for {market.symbol}: send Prix or Close in the alert")
+
+
+def _check_mode(gateway: GatewayClient, position: WebhookState | None, *, paper: bool, adding: bool = False) -> bool:
+    """Whether an alert acts on the paper exchange. A position's own mark decides for what
+    reduces or protects it (its orders go where it was opened); a --test engine never touches
+    a live position, and a buy never mixes paper and live coins in one position."""
+    if position is None:
+        return paper
+    if not position.paper and gateway.force_paper:
+        raise AlertInvalid(
+            f"the open position on {position.symbol} is live: an engine running with --test never touches it"
+        )
+    if adding and position.paper != paper:
+        raise AlertInvalid(
+            f"the open position on {position.symbol} is a paper one (opened with --test): sell it with the "
+            "engine under --test before buying live"
+        )
+    return bool(position.paper)
 
 
 def _position_required(broker: Broker, market: Market, alert: Alert) -> WebhookState:

@@ -18,7 +18,6 @@ import redis
 from django.conf import settings
 from django.db.models import Q
 
-from apps.brokers.models import PAPER_EXCHANGE
 from apps.core.gateway_client import GatewayClient
 from apps.core.heartbeat.status import heartbeat_last
 from apps.core.streams import Candle
@@ -69,7 +68,13 @@ def candle_handle(
         gateway.price_update(symbol=candle.symbol, last=candle.close, low=candle.low, high=candle.high)
     positions_mark(symbol=candle.symbol, price=candle.close, exchange=candle.exchange, paper=paper, owned=owned)
     positions_guard(
-        gateway, symbol=candle.symbol, low=candle.low, high=candle.high, exchange=candle.exchange, owned=owned
+        gateway,
+        symbol=candle.symbol,
+        low=candle.low,
+        high=candle.high,
+        exchange=candle.exchange,
+        paper=paper,
+        owned=owned,
     )
     misses_record(symbol=candle.symbol, clock=candle_clock(candle), owned=owned)
 
@@ -79,12 +84,13 @@ def positions_mark(
 ) -> int:
     """Set current price and unrealised P&L of the open positions on `symbol`; two queries.
 
-    With `exchange`, only positions of brokers on that exchange (and paper ones when `paper`).
+    With `exchange`, only the live positions of brokers on that exchange (and the paper ones,
+    whatever their broker, when `paper`: they trade at the paper feed's prices).
     """
     key = symbol_key(symbol)
     candidates = WebhookState.objects.filter(status=PositionStatus.OPEN, symbol__icontains=_base_hint(symbol))
     if exchange is not None:
-        venues = Q(broker__exchange=exchange) | (Q(broker__exchange=PAPER_EXCHANGE) if paper else Q(pk__in=[]))
+        venues = Q(paper=False, broker__exchange=exchange) | (Q(paper=True) if paper else Q(pk__in=[]))
         candidates = candidates.filter(venues)
     positions = [
         position

@@ -12,7 +12,7 @@ from apps.brokers.models import Broker
 from apps.core.gateway_client import GatewayClient
 from apps.core.streams import order_state_to_dict
 from apps.webhooks.models import Order, Webhook, WebhookState
-from trading.errors import ExchangeRejected, OrderInvalid, OrderNotFound
+from trading.errors import DuplicateOrder, ExchangeRejected, OrderInvalid, OrderNotFound
 from trading.orders import OrderKind, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
 
 logger = logging.getLogger(__name__)
@@ -31,9 +31,11 @@ def order_record(
     stop_price: Decimal | None = None,
     webhook: Webhook | None = None,
     position: WebhookState | None = None,
+    paper: bool,
 ) -> Order:
     """Commit the order row (status submitting: it is about to be sent) before anything is sent;
-    a retry finds it again by its client order id."""
+    a retry finds it again by its client order id. `paper`: it goes to the paper exchange, for
+    good (order_submit routes it by this mark, whatever mode the engine runs in)."""
     try:
         order = Order.objects.create(
             client_order_id=client_order_id,
@@ -49,6 +51,7 @@ def order_record(
             price=price,
             stop_price=stop_price,
             status=OrderStatus.SUBMITTING,
+            paper=paper,
         )
     except IntegrityError:  # recorded by an earlier try: order_submit looks it up first
         return Order.objects.get(client_order_id=client_order_id)
@@ -122,8 +125,11 @@ def order_submit(order: Order, gateway: GatewayClient, *, reference_price: Decim
     """Send a recorded order once: after an interrupted try, look it up before placing it.
 
     Raises ExchangeRejected / OrderInvalid (the row is marked rejected) or TemporaryError
-    (the row stays `submitting`; a later try looks it up by client order id).
+    (the row stays `submitting`; a later try looks it up by client order id). The exchange's
+    "duplicate" means it has the order already: it is looked up, not refused. A paper order
+    goes to the paper exchange whatever mode the engine runs in.
     """
+    gateway = gateway.routed(paper=order.paper)
     if order.status == OrderStatus.REJECTED:
         raise ExchangeRejected(order.error_message or "the exchange rejected this order")
     if order.status not in (OrderStatus.NEW, OrderStatus.SUBMITTING):  # answered before: ask again
@@ -136,6 +142,8 @@ def order_submit(order: Order, gateway: GatewayClient, *, reference_price: Decim
     order_mark_submitting(order)
     try:
         return gateway.create_order(order.broker_id, order_request(order, reference_price=reference_price))
+    except DuplicateOrder:  # placed by an earlier try whose answer was lost
+        return gateway.fetch_order(order.broker_id, symbol=order.symbol, client_order_id=order.client_order_id)
     except (ExchangeRejected, OrderInvalid) as exc:
         with transaction.atomic():
             order_reject(order, exc)

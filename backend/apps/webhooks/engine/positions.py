@@ -15,12 +15,13 @@ from django.utils import timezone
 
 from apps.core.gateway_client import GatewayClient
 from apps.core.streams import order_state_to_dict
-from apps.webhooks.engine.ids import client_order_id
+from apps.webhooks.engine.failures import failure_text
+from apps.webhooks.engine.ids import client_order_id, order_key_new, order_origin, position_origin
 from apps.webhooks.engine.orders import _jsonable, order_update_from_state
 from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState
 from apps.webhooks.push.announce import announce_rows
 from apps.webhooks.push.events import PushKind
-from trading.errors import OrderNotFound, ProtectionUnsupported, TemporaryError, TradingError
+from trading.errors import DuplicateOrder, OrderNotFound, ProtectionUnsupported, TemporaryError, TradingError
 from trading.orders import OrderKind, OrderSide, OrderState, OrderStatus, OrderType, ProtectionRequest
 from trading.positions import Position, position_apply_buy, position_apply_sell, position_unrealized_pnl
 
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 STORED_PLACES = Decimal("1e-12")
 PROTECTIVE = (OrderKind.STOP_LOSS, OrderKind.TAKE_PROFIT)
 LIVE = (OrderStatus.NEW, OrderStatus.SUBMITTING, OrderStatus.OPEN)
+# On the protective orders the exchange refused as unsupported: the guard is for good then.
+GUARDED_INSTEAD = "guarded by the engine instead"
 
 
 def position_open(*, broker_id: int, symbol: str) -> WebhookState | None:
@@ -101,7 +104,14 @@ def _position_apply_fill(
         position = position_open(broker_id=order.broker_id, symbol=order.symbol)
     if order.side == OrderSide.BUY:
         if position is None:
-            position = WebhookState(user_id=order.user_id, broker_id=order.broker_id, symbol=order.symbol, side="long")
+            position = WebhookState(
+                user_id=order.user_id,
+                broker_id=order.broker_id,
+                symbol=order.symbol,
+                side="long",
+                paper=order.paper,  # a position is paper for good when its first order was
+                order_key=order_key_new(),
+            )
             position.just_created = True  # type: ignore[attr-defined]
         webhook = order.webhook if order.webhook_id else None
         if webhook is not None:  # the alert that bought sets the protection prices
@@ -153,7 +163,15 @@ def _open_exit_remaining(position: WebhookState) -> Decimal:
 
 def protection_cancel(position: WebhookState, gateway: GatewayClient) -> None:
     """Cancel the position's live stop-loss / take-profit; a fill found meanwhile is applied."""
-    orders = _protective_orders(position)
+    _orders_cancel(position, gateway, _protective_orders(position))
+
+
+def exits_cancel(position: WebhookState, gateway: GatewayClient) -> None:
+    """Cancel the position's resting exits (limit sells); a fill found meanwhile is applied."""
+    _orders_cancel(position, gateway, list(position.orders.filter(kind=OrderKind.EXIT, status__in=LIVE)))
+
+
+def _orders_cancel(position: WebhookState, gateway: GatewayClient, orders: list[Order]) -> None:
     never_sent = [order.pk for order in orders if order.status == OrderStatus.NEW]
     if never_sent:
         Order.objects.filter(pk__in=never_sent).update(status=OrderStatus.CANCELED)
@@ -161,7 +179,7 @@ def protection_cancel(position: WebhookState, gateway: GatewayClient) -> None:
     sent = [order for order in orders if order.status != OrderStatus.NEW]
     if not sent:
         return
-    answers = gateway.cancel_orders(
+    answers = gateway.routed(paper=position.paper).cancel_orders(
         position.broker_id, symbol=position.symbol, client_order_ids=[order.client_order_id for order in sent]
     )
     quiet, filled = [], False
@@ -191,7 +209,10 @@ def protection_sync(
     `origin` names what caused this (an alert or an order) so that a retry after a crash
     reuses the same client order ids instead of placing the protection twice. `fresh`: the
     position object is as just saved; `new_origin`: nothing can have been placed for `origin`.
+    When the exchange cannot take them now, the position is handed to the engine guard and the
+    error raised; `protection_retry` tries the exchange again later.
     """
+    gateway = gateway.routed(paper=position.paper)
     if not fresh:
         position.refresh_from_db()
     brand_new = getattr(position, "just_created", False)  # no order can be attached to it yet
@@ -211,6 +232,8 @@ def protection_sync(
         _protection_resume(position, placed_here, gateway)
         return
     if wanted and _protection_matches(current, target=target, stop=stop, take=take):
+        if position.protection_mode != ProtectionMode.EXCHANGE and all(o.status == OrderStatus.OPEN for o in current):
+            _set_protection_fields(position, current)  # the exchange holds them: the guard stands down
         return
     if current:
         protection_cancel(position, gateway)
@@ -219,7 +242,10 @@ def protection_sync(
         target = position.quantity - exiting
         wanted = target > 0 and (stop is not None or take is not None)
     if not wanted:
-        _set_protection_fields(position, [])
+        # An exit resting for the whole position holds its coins: the exchange cannot hold a stop
+        # beside it, so the guard does (it cancels the exit before selling at market).
+        held_by_exit = position.status == PositionStatus.OPEN and exiting > 0 and (stop is not None or take is not None)
+        _set_protection_fields(position, [], mode=ProtectionMode.ENGINE if held_by_exit else None)
         return
     kinds = [kind for kind, price in ((OrderKind.STOP_LOSS, stop), (OrderKind.TAKE_PROFIT, take)) if price is not None]
     if new_origin:
@@ -241,6 +267,7 @@ def protection_sync(
                 type=OrderType.STOP_MARKET if kind == OrderKind.STOP_LOSS else OrderType.TAKE_PROFIT_LIMIT,
                 stop_price=stop if kind == OrderKind.STOP_LOSS else None,
                 price=take if kind == OrderKind.TAKE_PROFIT else None,
+                paper=position.paper,
             )
             for kind in kinds
             if ids[kind] not in existing
@@ -301,24 +328,50 @@ def _protection_place(position: WebhookState, rows: list[Order], gateway: Gatewa
         states = gateway.create_protection(position.broker_id, request)
     except ProtectionUnsupported as exc:
         Order.objects.filter(pk__in=[row.pk for row in rows]).update(
-            status=OrderStatus.REJECTED, error_message=f"{exc}: guarded by the engine instead"
+            status=OrderStatus.REJECTED, error_message=f"{exc}: {GUARDED_INSTEAD}"
         )
         announce_rows(PushKind.ORDER, rows)
         _set_protection_fields(position, [], mode=ProtectionMode.ENGINE)
         return
+    except DuplicateOrder:  # placed by an earlier try whose answer was lost: track what is there
+        states = _protection_lookup(rows, gateway)
     except Exception as exc:
-        if not isinstance(exc, TemporaryError):
+        if not isinstance(exc, TemporaryError):  # refused: never placed (a timeout may have been)
             Order.objects.filter(pk__in=[row.pk for row in rows]).update(
                 status=OrderStatus.REJECTED, error_message=str(exc)
             )
             announce_rows(PushKind.ORDER, rows)
-            _set_protection_fields(position, [])
+        # Unprotected on the exchange for now: the guard closes it on prices until a later pass
+        # (protection_retry) gets the exchange to hold it.
+        _set_protection_fields(position, [], mode=ProtectionMode.ENGINE)
+        logger.error(
+            "position #%s %s: placing its protection failed (%s); guarded by the engine until the exchange takes it",
+            position.pk,
+            position.symbol,
+            failure_text(exc),
+        )
         raise
     _apply_protection_states(position, rows, states)
 
 
+def _protection_lookup(rows: list[Order], gateway: GatewayClient) -> list[OrderState]:
+    """The exchange's state of protective orders it says it has; one it cannot find is marked
+    rejected (placed again by a later pass)."""
+    states = []
+    for row in rows:
+        try:
+            states.append(gateway.fetch_order(row.broker_id, symbol=row.symbol, client_order_id=row.client_order_id))
+        except OrderNotFound:
+            Order.objects.filter(pk=row.pk).update(
+                status=OrderStatus.REJECTED, error_message="the exchange said duplicate but has no such order"
+            )
+            row.status = OrderStatus.REJECTED
+    return states
+
+
 def _protection_resume(position: WebhookState, rows: list[Order], gateway: GatewayClient) -> None:
     """A previous try sent this protection and died before the answer: look it up."""
+    gateway = gateway.routed(paper=position.paper)
     states = []
     for row in rows:
         try:
@@ -367,7 +420,7 @@ def order_follow_up(order: Order, gateway: GatewayClient) -> None:
         return
     if order.kind in PROTECTIVE and order.status == OrderStatus.FILLED:
         if position.status == PositionStatus.OPEN:
-            protection_sync(position, gateway, origin=f"o{order.pk}")
+            protection_sync(position, gateway, origin=order_origin(order))
         else:
             protection_cancel(position, gateway)
             _set_protection_fields(position, [])
@@ -377,7 +430,7 @@ def order_follow_up(order: Order, gateway: GatewayClient) -> None:
         # unless its twin filled and closed the position.
         position.refresh_from_db()
         if position.status == PositionStatus.OPEN:
-            protection_sync(position, gateway, origin=f"o{order.pk}")
+            protection_sync(position, gateway, origin=order_origin(order))
         return
     if order.kind == OrderKind.ENTRY and not OrderStatus(order.status).is_final:
         return  # protect once the entry has finished filling
@@ -385,7 +438,53 @@ def order_follow_up(order: Order, gateway: GatewayClient) -> None:
         protection_sync(
             position,
             gateway,
-            origin=f"o{order.pk}",
+            origin=order_origin(order),
             fresh=getattr(order, "position_fresh", False),
             new_origin=getattr(order, "just_recorded", False),
         )
+
+
+def order_follow_up_guarded(order: Order, gateway: GatewayClient) -> str:
+    """order_follow_up for an order that has traded: a failure of what follows never undoes the
+    trade. The position is left to the engine guard (a later pass tries the exchange again)
+    and the failure comes back as a warning; "" when all went well."""
+    try:
+        order_follow_up(order, gateway)
+    except Exception as exc:
+        position = order.position if order.position_id else None
+        if position is None:
+            raise
+        guarded = protection_to_guard(position)
+        logger.warning("after %s: %s", order.client_order_id, failure_text(exc))
+        then = "guarded by the engine until the exchange takes them" if guarded else "nothing to protect"
+        return f"traded, but protecting the position failed ({failure_text(exc)}): {then}"
+    return ""
+
+
+def protection_to_guard(position: WebhookState) -> bool:
+    """Hand an open position whose stop-loss / take-profit the exchange may not hold now to the
+    engine guard; whether it has any to guard."""
+    position.refresh_from_db()
+    guarded = position.status == PositionStatus.OPEN and (
+        position.stop_loss_price is not None or position.take_profit_price is not None
+    )
+    if guarded and position.protection_mode != ProtectionMode.ENGINE:
+        _set_protection_fields(position, [], mode=ProtectionMode.ENGINE)
+    return guarded
+
+
+def protection_retry(position: WebhookState, gateway: GatewayClient) -> None:
+    """Ask the exchange again to hold the protection of a position the guard holds because
+    placing it failed: look up what an interrupted try sent, else place it."""
+    gateway = gateway.routed(paper=position.paper)
+    submitting = [order for order in _protective_orders(position) if order.status == OrderStatus.SUBMITTING]
+    if submitting:
+        _protection_resume(position, submitting, gateway)
+        return
+    protection_sync(position, gateway, origin=f"{position_origin(position)}r")
+
+
+def protection_unsupported(position: WebhookState) -> bool:
+    """Whether the exchange refused this position's protection as one it cannot hold."""
+    last = position.orders.filter(kind__in=PROTECTIVE).order_by("-id").values_list("error_message", flat=True).first()
+    return bool(last) and GUARDED_INSTEAD in str(last)

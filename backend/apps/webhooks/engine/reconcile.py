@@ -1,5 +1,9 @@
 """Settling orders whose outcome the engine has not recorded: at start (it died while waiting)
-and periodically for live exchanges, whose resting orders fill without telling anyone."""
+and periodically for live exchanges, whose resting orders fill without telling anyone; and
+asking the exchange again to hold the protection of positions the guard holds after a failure.
+
+Every item is settled on its own: one that fails is logged and tried again on the next pass,
+and the others, the follow-ups (protect after a fill) included, still run."""
 
 from __future__ import annotations
 
@@ -8,64 +12,98 @@ from collections.abc import Callable
 
 from django.db.models import QuerySet
 
-from apps.brokers.models import PAPER_EXCHANGE
 from apps.core.gateway_client import GatewayClient
-from apps.webhooks.engine.positions import PROTECTIVE, order_follow_up, order_state_apply, protection_sync
-from apps.webhooks.models import Order, PositionStatus, WebhookState, WebhookStatus
+from apps.webhooks.engine.failures import failure_text
+from apps.webhooks.engine.ids import order_origin
+from apps.webhooks.engine.positions import (
+    PROTECTIVE,
+    order_follow_up_guarded,
+    order_state_apply,
+    protection_retry,
+    protection_sync,
+    protection_unsupported,
+)
+from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState, WebhookStatus
 from trading.errors import OrderNotFound, TemporaryError, TradingError
-from trading.orders import OrderState, OrderStatus
+from trading.orders import OrderKind, OrderState, OrderStatus
 
 logger = logging.getLogger(__name__)
 
 UNFINISHED_ALERTS = (WebhookStatus.RECEIVED, WebhookStatus.PROCESSING)
+Owned = Callable[[int | None, str], bool]
 
 
-def _candidates(*, live_only: bool) -> QuerySet[Order]:
+def _candidates(*, live_only: bool, paper_only: bool) -> QuerySet[Order]:
     orders = Order.objects.filter(status__in=[OrderStatus.SUBMITTING, OrderStatus.OPEN]).select_related(
         "webhook", "position", "broker"
     )
     if live_only:
-        orders = orders.exclude(broker__exchange=PAPER_EXCHANGE)
+        orders = orders.filter(paper=False)
+    if paper_only:
+        orders = orders.filter(paper=True)
     return orders.order_by("id")
 
 
-def orders_reconcile(
-    gateway: GatewayClient, *, live_only: bool = False, owned: Callable[[int | None, str], bool] | None = None
-) -> int:
+def orders_reconcile(gateway: GatewayClient, *, live_only: bool = False, owned: Owned | None = None) -> int:
     """Look up orders still `submitting` or `open` by client order id and apply what the
     exchange says; fills first, so that a target's fill is known before its stop's expiry.
 
-    An order the exchange never received is marked rejected; a protective order that
-    disappeared is marked cancelled and its position protected again. With `owned(user_id,
-    symbol)`, only the orders of this engine's partitions. Returns the count settled.
+    Each order is asked where it was placed (a paper one on the paper exchange); an engine
+    running with --test settles only paper orders, never a live one. An order the exchange
+    never received is marked rejected; a protective order that disappeared is marked cancelled
+    and its position protected again. With `owned(user_id, symbol)`, only the orders of this
+    engine's partitions. Returns the count settled.
     """
     answers: list[tuple[Order, OrderState]] = []
     settled = 0
-    for order in _candidates(live_only=live_only):
+    for order in _candidates(live_only=live_only, paper_only=gateway.force_paper):
         if owned is not None and not owned(order.user_id, order.symbol):
             continue  # another engine owns its partition
         if order.webhook is not None and order.webhook.status in UNFINISHED_ALERTS:
             continue  # its alert's stream entry is still pending and will settle it
         try:
-            state = gateway.fetch_order(order.broker_id, symbol=order.symbol, client_order_id=order.client_order_id)
+            state = gateway.routed(paper=order.paper).fetch_order(
+                order.broker_id, symbol=order.symbol, client_order_id=order.client_order_id
+            )
         except OrderNotFound:
-            settled += _vanished(order, gateway)
+            settled += _isolated("settling", order, _vanished, order, gateway)
             continue
         except TradingError as exc:
             level = logging.INFO if isinstance(exc, TemporaryError) else logging.WARNING
             logger.log(level, "reconciliation of %s postponed: %s", order.client_order_id, exc)
             continue
+        except Exception as exc:
+            logger.exception("reconciliation of %s postponed: %s", order.client_order_id, failure_text(exc))
+            continue
         if state.status != order.status or state.filled != order.filled:
             answers.append((order, state))
     answers.sort(key=lambda pair: (pair[1].status != OrderStatus.FILLED, pair[0].pk))
+    applied = []
     for order, state in answers:
-        order_state_apply(order, state)
-    for order, _state in answers:
-        order_follow_up(order, gateway)
-    settled += len(answers)
+        if _isolated("applying", order, order_state_apply, order, state):
+            applied.append(order)
+    for order in applied:
+        _isolated("following up", order, _follow_up, order, gateway)
+    settled += len(applied)
     if settled:
         logger.info("reconciled %d order(s)", settled)
     return settled
+
+
+def _isolated(doing: str, order: Order, step: Callable[..., object], *args: object) -> int:
+    """Run one item's step; a failure is logged and left for the next pass. 1 when it ran."""
+    try:
+        step(*args)
+    except Exception as exc:
+        logger.exception("reconciliation: %s %s failed, next pass: %s", doing, order.client_order_id, failure_text(exc))
+        return 0
+    return 1
+
+
+def _follow_up(order: Order, gateway: GatewayClient) -> None:
+    warning = order_follow_up_guarded(order, gateway)
+    if warning:
+        logger.warning("order %s: %s", order.client_order_id, warning)
 
 
 def _vanished(order: Order, gateway: GatewayClient) -> int:
@@ -77,14 +115,47 @@ def _vanished(order: Order, gateway: GatewayClient) -> int:
         order.status = OrderStatus.CANCELED
     order.save(update_fields=["status", "error_message", "updated_at"])
     position = order.position
-    if order.kind in PROTECTIVE and position is not None and position.status == PositionStatus.OPEN:
+    if position is None or position.status != PositionStatus.OPEN:
+        return 1
+    if order.kind in PROTECTIVE:
         logger.error("protective order %s of position #%s %s", order.client_order_id, position.pk, order.error_message)
-        _reprotect(position, gateway, origin=f"o{order.pk}r")
+        _reprotect(position, gateway, origin=f"{order_origin(order)}r")
+    elif order.kind == OrderKind.EXIT:  # the coins it held are free: protect them again
+        _reprotect(position, gateway, origin=f"{order_origin(order)}r")
     return 1
 
 
 def _reprotect(position: WebhookState, gateway: GatewayClient, *, origin: str) -> None:
     try:
         protection_sync(position, gateway, origin=origin)
-    except TradingError as exc:
-        logger.error("position #%s is NOT protected: %s", position.pk, exc)
+    except Exception as exc:
+        logger.error("position #%s is guarded by the engine, not the exchange: %s", position.pk, failure_text(exc))
+
+
+def positions_protect_again(gateway: GatewayClient, *, owned: Owned | None = None) -> int:
+    """Ask the exchange again to hold the stop-loss / take-profit of the open positions the
+    engine guards because placing them failed (not those whose exchange cannot hold them).
+    An engine running with --test retries paper positions only. Returns how many the exchange
+    holds now."""
+    positions = WebhookState.objects.filter(status=PositionStatus.OPEN, protection_mode=ProtectionMode.ENGINE)
+    if gateway.force_paper:
+        positions = positions.filter(paper=True)
+    held = 0
+    for position in positions.order_by("id"):
+        if owned is not None and not owned(position.user_id, position.symbol):
+            continue
+        if position.stop_loss_price is None and position.take_profit_price is None:
+            continue
+        if protection_unsupported(position):
+            continue
+        try:
+            protection_retry(position, gateway)
+        except Exception as exc:
+            level = logging.INFO if isinstance(exc, TemporaryError) else logging.WARNING
+            logger.log(level, "position #%s still guarded by the engine: %s", position.pk, failure_text(exc))
+            continue
+        position.refresh_from_db()
+        if position.protection_mode == ProtectionMode.EXCHANGE:
+            logger.info("position #%s %s: the exchange holds its protection again", position.pk, position.symbol)
+            held += 1
+    return held

@@ -17,12 +17,13 @@ from django.utils import timezone
 from apps.brokers.models import Broker
 from apps.core.metrics import ALERTS_FAILED, metric_incr
 from apps.core.streams import BROKERS_VERSION_KEY, RawAlert
-from apps.webhooks.engine.dedup import Deduplicator, alert_dedup_key
+from apps.webhooks.engine.dedup import DUPLICATE_PREFIX, Deduplicator, alert_dedup_key
+from apps.webhooks.engine.ids import order_key_new
 from apps.webhooks.models import Webhook, WebhookStatus
 from trading.alerts import Alert, payload_parse, payload_without_secrets
 from trading.alerts import alert_from_payload as _alert_from_payload
 from trading.errors import AlertInvalid
-from trading.numbers import id_from
+from trading.numbers import NUMBER_MAX, NUMBER_MIN, id_from
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ def _decimal_or_none(value: Any) -> Decimal | None:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
-    return number if number.is_finite() and abs(number) < Decimal(10) ** 19 else None
+    # Shown when a MONEY field can hold it (bounded as the parser bounds prices), rounded as stored.
+    return number.quantize(NUMBER_MIN) if number.is_finite() and abs(number) <= NUMBER_MAX else None
 
 
 def _received_at(raw: RawAlert) -> datetime:
@@ -58,6 +60,7 @@ def _received_at(raw: RawAlert) -> datetime:
 def _shown_fields(payload: dict[str, Any]) -> dict[str, Any]:
     """What can be shown of a payload even when it is invalid."""
     pour_cent = _decimal_or_none(payload.get("PourCent"))
+    pour_cent = pour_cent.quantize(Decimal("0.001")) if pour_cent is not None else None  # as stored: 7 digits
     return {
         "symbol": _text(payload, "Symbol", 40),
         "exchange": _text(payload, "Exchange", 40),
@@ -179,6 +182,7 @@ def alert_record(
         "source_ip": raw.source_ip or None,
         "received_at": _received_at(raw),
         "status": WebhookStatus.RECEIVED,
+        "order_key": order_key_new(),
     }
     problem = raw.rejected
     payload: dict[str, Any] = {}
@@ -223,7 +227,7 @@ def alert_record(
             first = Webhook.objects.filter(stream_id=earlier).values_list("pk", flat=True).first()
             seconds = dedup.window_seconds
             problem = (
-                f"duplicate of alert #{first or earlier} received within the last {seconds} s: recorded, not executed"
+                f"{DUPLICATE_PREFIX} #{first or earlier} received within the last {seconds} s: recorded, not executed"
             )
 
     if not problem:

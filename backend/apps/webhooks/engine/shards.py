@@ -10,9 +10,16 @@ changes only through a lease, so a dead engine's shards (and their pending entri
 taken over by the others within `lease_seconds`.
 
 Leases are Redis keys `engine:shard:<k>` holding the owner's consumer name with a time to
-live, renewed by a background thread. Live engines register in the sorted set
-`engine:members`; each takes at most its fair share (shards / live engines, rounded up),
-so a second engine gets half of the shards once the first gives them up between batches.
+live (LEASE_SECONDS), renewed every RENEW_SECONDS by a background thread and between batches,
+so a killed engine's shards are free again within two seconds. Live engines register in the
+sorted set `engine:members`; each takes at most its fair share (shards / live engines, rounded
+up), so a second engine gets half of the shards once the first gives them up between batches.
+
+Safety: an engine counts a shard as its own only until its last renewal plus three quarters of
+the lease (`holds`), so it stops starting entries of a shard before another engine can take it,
+even when it was frozen or cut off from Redis. After such an outage (its renewals failed for a
+lease or more) it first takes back only the shards it held, for one lease, so that engines
+coming back together each find their own shards again instead of swapping them mid-batch.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ logger = logging.getLogger("aristobot.engine")
 MEMBERS_KEY = "engine:members"
 SHARDS_KEY = "engine:shards"  # the shard count the groups were laid out for
 LEASE_PREFIX = "engine:shard:"
+LEASE_SECONDS = 2.0  # a dead engine's shards are free after at most this long
+RENEW_SECONDS = 0.5  # four renewals per lease: one slow or failed renewal loses nothing
+HOLD_FRACTION = 0.75  # of the lease after a renewal during which the engine starts entries
 
 # ARGV: consumer, lease ms, mode. A lease under our own name is extended (after a restart
 # too); a free one is taken unless the mode is "renew" (an expired lease may have changed hands).
@@ -77,15 +87,19 @@ class ShardLeases:
         *,
         consumer: str,
         count: int,
-        lease_seconds: float = 10.0,
-        renew_seconds: float = 2.0,
+        lease_seconds: float = LEASE_SECONDS,
+        renew_seconds: float | None = None,
     ) -> None:
         self.redis = client
         self.consumer = consumer
         self.count = count
         self.lease_ms = int(lease_seconds * 1000)
-        self.renew_seconds = renew_seconds
+        self.renew_seconds = min(RENEW_SECONDS, lease_seconds / 4) if renew_seconds is None else renew_seconds
         self._owned: set[int] = set()
+        self._valid_until: dict[int, float] = {}  # shard → monotonic time until which we start its entries
+        self._last_tick_ok: float | None = None  # monotonic time of the last tick that reached Redis
+        self._previous: set[int] = set()  # shards held before an outage: taken back first
+        self._grace_until = 0.0  # until then, after an outage, only `_previous` shards are taken
         self._lock = threading.Lock()  # one tick or release at a time (thread and engine), and _owned
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -114,6 +128,12 @@ class ShardLeases:
         with self._lock:
             return frozenset(self._owned)
 
+    def holds(self, shard: int) -> bool:
+        """Whether this engine may start another entry of `shard` now: it owns the shard and renewed
+        its lease recently enough that no other engine can have taken it."""
+        with self._lock:
+            return shard in self._owned and time.monotonic() < self._valid_until.get(shard, 0.0)
+
     def fair_share(self, now: float | None = None) -> int:
         """Shards per live engine, rounded up: what this engine may hold."""
         now = time.time() if now is None else now
@@ -130,32 +150,49 @@ class ShardLeases:
         return bool(self._lease(keys=[LEASE_PREFIX + str(shard)], args=[self.consumer, self.lease_ms, mode]))
 
     def _tick(self) -> frozenset[int]:
+        started = time.monotonic()
+        lease_s = self.lease_ms / 1000
+        held = sorted(self._owned)
+        if held and self._last_tick_ok is not None and started - self._last_tick_ok > lease_s:
+            # Our leases may have expired meanwhile (Redis restarted, or we were frozen): take back
+            # our own shards first, before the others' member records are fresh again.
+            self._previous = set(held) | self._previous
+            self._grace_until = started + lease_s
         now = time.time()
         pipe = self.redis.pipeline(transaction=False)
         pipe.zadd(MEMBERS_KEY, {self.consumer: now})
-        pipe.zremrangebyscore(MEMBERS_KEY, "-inf", now - 10 * self.lease_ms / 1000)
+        pipe.zremrangebyscore(MEMBERS_KEY, "-inf", now - 10 * lease_s)
         pipe.execute()
-        held = sorted(self._owned)
         lost = {shard for shard in held if not self._leased(shard, mode="renew")}
         share = self.fair_share(now)
         gained: set[int] = set()
         kept = len(held) - len(lost)
-        # Start the search at a place of our own, so that engines starting together rarely collide.
+        # Start the search at a place of our own, so that engines starting together rarely collide;
+        # shards we held before an outage come first (and alone during the grace period).
         offset = zlib.crc32(self.consumer.encode()) % self.count
-        for step in range(self.count):
+        order = [(offset + step) % self.count for step in range(self.count)]
+        grace = started < self._grace_until
+        order = sorted(order, key=lambda shard: shard not in self._previous)
+        for shard in order:
             if kept + len(gained) >= share:
                 break
-            shard = (offset + step) % self.count
             if shard in held and shard not in lost:
                 continue
+            if grace and shard not in self._previous:
+                break
             if self._leased(shard, mode="take"):
                 gained.add(shard)
+        if not grace:
+            self._previous = set()
         self._owned = (self._owned - lost) | gained
+        valid_until = started + lease_s * HOLD_FRACTION  # measured from before the renewal was sent
+        self._valid_until = {shard: valid_until for shard in self._owned}
+        self._last_tick_ok = started
         owned = frozenset(self._owned)
-        for shard in sorted(lost):
+        for shard in sorted(lost - gained):
             logger.warning("engine %s lost shard %d (lease expired): another engine owns it now", self.consumer, shard)
-        if gained:
-            logger.info("engine %s took shard(s) %s of %d", self.consumer, sorted(gained), self.count)
+        if gained - lost:
+            logger.info("engine %s took shard(s) %s of %d", self.consumer, sorted(gained - lost), self.count)
         return owned
 
     def release_surplus(self) -> set[int]:
@@ -170,6 +207,8 @@ class ShardLeases:
             return set()
         released = set(owned[-surplus:])
         self._owned -= released
+        for shard in released:
+            self._valid_until.pop(shard, None)
         for shard in released:
             self._release(keys=[LEASE_PREFIX + str(shard)], args=[self.consumer])
         logger.info("engine %s gave shard(s) %s to the other engines", self.consumer, sorted(released))

@@ -3,7 +3,8 @@
 Sent: `{"type": "webhook"|"position"|"order", "event": "created"|"updated", "data": {…}}`
 (`data` as the REST API shows the object), `{"type": "pong"}`, `{"type": "error", "message": …}`.
 Received: `{"type": "ping"}`. Anonymous sockets are closed with code 4401, and with 1013
-(try again later) when the channel layer's Redis is unreachable.
+(try again later) when the channel layer's Redis is unreachable. Signing out closes the
+session's sockets with 4403; a new password or a deactivation closes all the user's (sessions.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.webhooks.push.forwarder import forwarder_ensure, user_group
+from apps.webhooks.push.sessions import CLOSE_SIGNED_OUT, session_group
 
 logger = logging.getLogger("aristobot.push")
 
@@ -31,6 +33,7 @@ class PushConsumer(AsyncWebsocketConsumer):
     """One browser socket; joins the group of its user only."""
 
     user_id: int | None = None
+    groups_joined: tuple[str, ...] = ()
     _rejoin: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
@@ -40,6 +43,8 @@ class PushConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id = user.pk
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        self.groups_joined = (user_group(user.pk), *([session_group(session_key)] if session_key else []))
         if not await self._join():
             await self.accept()
             await self.close(code=CLOSE_TRY_AGAIN)
@@ -53,15 +58,17 @@ class PushConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self._rejoin is not None:
             self._rejoin.cancel()
-        if self.user_id is not None:
+        for group in self.groups_joined:
             with contextlib.suppress(Exception):
-                await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def _join(self) -> bool:
-        """Join the user's group; once more after a failure (a pooled connection Redis dropped on restart)."""
+        """Join the user's and the session's groups; once more after a failure (a pooled connection
+        Redis dropped on restart)."""
         for attempt in range(2):
             try:
-                await self.channel_layer.group_add(user_group(self.user_id or 0), self.channel_name)
+                for group in self.groups_joined:
+                    await self.channel_layer.group_add(group, self.channel_name)
                 return True
             except Exception as exc:
                 logger.warning("live push: could not join the group of user %s: %s", self.user_id, exc)
@@ -71,8 +78,9 @@ class PushConsumer(AsyncWebsocketConsumer):
     async def _keep_joined(self) -> None:
         while True:
             await asyncio.sleep(REJOIN_EVERY_SECONDS)
-            with contextlib.suppress(Exception):
-                await self.channel_layer.group_add(user_group(self.user_id or 0), self.channel_name)
+            for group in self.groups_joined:
+                with contextlib.suppress(Exception):
+                    await self.channel_layer.group_add(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.user_id is None:
@@ -101,6 +109,10 @@ class PushConsumer(AsyncWebsocketConsumer):
             return
         for text in event["texts"]:
             await self.send(text_data=text)
+
+    async def sockets_close(self, event: dict[str, Any]) -> None:
+        """The session signed out (or the user's password changed): this socket ends now."""
+        await self.close(code=CLOSE_SIGNED_OUT)
 
     async def _error(self, message: str) -> None:
         await self._send({"type": "error", "message": message})

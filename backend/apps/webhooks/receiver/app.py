@@ -12,6 +12,7 @@ from aiohttp import web
 from apps.core.liveness import Liveness
 from apps.webhooks.receiver.auth import TokenIndex
 from apps.webhooks.receiver.config import ReceiverConfig
+from apps.webhooks.receiver.connections import ConnectionGuard
 from apps.webhooks.receiver.cors import cors_enable
 from apps.webhooks.receiver.handlers import WebhookHandlers
 from apps.webhooks.receiver.limits import AddressPolicy, RateLimiter
@@ -24,6 +25,7 @@ STATS = web.AppKey("stats", ReceiverStats)
 REFRESHER = web.AppKey("refresher", TokenRefresher)
 WRITER = web.AppKey("writer", AlertWriter)
 LIVENESS = web.AppKey("liveness", Liveness)
+GUARD = web.AppKey("guard", ConnectionGuard)
 
 
 def build_app(
@@ -38,6 +40,7 @@ def build_app(
     limiter = RateLimiter(config.rate_limit_per_minute, config.burst)
     stats = ReceiverStats()
     writer = AlertWriter(redis, maxlen=config.stream_maxlen)
+    guard = ConnectionGuard(config.max_connections)  # serve it with runner.GuardedSite
     handlers = WebhookHandlers(
         config=config,
         redis=redis,
@@ -47,6 +50,7 @@ def build_app(
         addresses=AddressPolicy(config.ip_allowlist, config.trusted_proxies),
         stats=stats,
         liveness=liveness,
+        connections=guard,
     )
     refresher = TokenRefresher(
         index=index,
@@ -56,12 +60,13 @@ def build_app(
         poll_seconds=config.token_poll_seconds,
         full_reload_seconds=config.token_full_reload_seconds,
     )
-    app = web.Application(client_max_size=config.max_body_bytes)
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[guard.middleware])
     app[INDEX] = index
     app[STATS] = stats
     app[REFRESHER] = refresher
     app[WRITER] = writer
     app[LIVENESS] = liveness
+    app[GUARD] = guard
     app.router.add_post("/webhook", handlers.webhook)
     app.router.add_post("/webhook/{token}", handlers.webhook)
     app.router.add_get("/health", handlers.health)

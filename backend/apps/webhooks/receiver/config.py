@@ -19,6 +19,11 @@ class ReceiverConfig:
     token_poll_seconds: float = 0.3  # how often the token version counter is checked
     token_full_reload_seconds: float = 60.0  # reload even without a version change (missed bump, user disabled)
     health_ping_timeout: float = 0.5
+    idle_timeout: float = (
+        15.0  # a connection without a complete request head this long after opening or answering is closed
+    )
+    body_timeout: float = 5.0  # seconds to receive a body once its head arrived (408 after)
+    max_connections: int = 512  # open connections; beyond it the least recently active idle one is closed
 
     @property
     def burst(self) -> int:
@@ -38,4 +43,7 @@ class ReceiverConfig:
             ip_allowlist=tuple(settings.WEBHOOK_IP_ALLOWLIST),
             trusted_proxies=tuple(settings.WEBHOOK_TRUSTED_PROXIES),
             legacy_token=settings.WEBHOOK_TOKEN,
+            idle_timeout=float(settings.WEBHOOK_IDLE_TIMEOUT_SECONDS),
+            body_timeout=float(settings.WEBHOOK_BODY_TIMEOUT_SECONDS),
+            max_connections=settings.WEBHOOK_MAX_CONNECTIONS,
         )

@@ -17,8 +17,9 @@ from apps.core.status import status_collect_async
 from apps.core.streams import RawAlert
 from apps.core.throttle import LogThrottle
 from apps.webhooks.receiver.auth import Identity, TokenIndex
-from apps.webhooks.receiver.body import BodyInvalid, body_parse, body_redacted, body_to_store, body_token
+from apps.webhooks.receiver.body import Body, BodyInvalid, body_parse, body_redacted, body_to_store, body_token
 from apps.webhooks.receiver.config import ReceiverConfig
+from apps.webhooks.receiver.connections import ConnectionGuard
 from apps.webhooks.receiver.cors import ANY_ORIGIN
 from apps.webhooks.receiver.limits import AddressPolicy, RateLimiter, retry_after_header
 from apps.webhooks.receiver.stats import ReceiverStats, Rejection, utc_now_iso
@@ -53,8 +54,10 @@ class WebhookHandlers:
         addresses: AddressPolicy,
         stats: ReceiverStats,
         liveness: Liveness,
+        connections: ConnectionGuard,
     ) -> None:
         self._config = config
+        self._connections = connections
         self._liveness = liveness
         self._max_body = config.max_body_bytes
         self._redis = redis
@@ -83,17 +86,32 @@ class WebhookHandlers:
         ip = self._addresses.client_ip(request.remote, request.headers.get("X-Forwarded-For"))
         if not self._addresses.allowed(ip):
             return self._reject(Rejection.FORBIDDEN_IP, 403, "source address not allowed")
-        length = request.content_length
-        if length is not None and length > self._max_body:
-            return self._too_large()
-        try:
-            raw = await request.read()  # the app's client_max_size stops a body without Content-Length
-        except web.HTTPRequestEntityTooLarge:
-            return self._too_large()
+        raw = await self._read_body(request)
+        if isinstance(raw, web.Response):
+            return raw
         token = request.match_info.get("token") or request.headers.get(TOKEN_HEADER)
         if token:
             return await self._outer_token(raw, token, ip)
         return await self._body_token(raw, ip)
+
+    async def _read_body(self, request: web.Request) -> bytes | web.Response:
+        """The body, or the answer when it is too large, too slow or broken (the connection is then closed)."""
+        length = request.content_length
+        if length is not None and length > self._max_body:
+            return self._too_large()
+        try:
+            async with asyncio.timeout(self._config.body_timeout):  # aiohttp has no body read timeout
+                return await request.read()  # the app's client_max_size stops a body without Content-Length
+        except web.HTTPRequestEntityTooLarge:
+            return self._too_large()
+        except TimeoutError:
+            response = self._reject(
+                Rejection.SLOW_BODY, 408, f"body not received within {self._config.body_timeout:g} s"
+            )
+        except web.RequestPayloadError as exc:  # broken chunked encoding, connection cut mid-body
+            response = self._reject(Rejection.BAD_BODY, 400, f"body could not be read: {exc}")
+        response.force_close()
+        return response
 
     async def _outer_token(self, raw: bytes, token: str, ip: str) -> web.Response:
         """Token from the path or header: authenticate before reading the body; record unreadable bodies."""
@@ -103,17 +121,22 @@ class WebhookHandlers:
         if limited := self._limited(identity):
             return limited
         try:
-            payload = body_parse(raw)
+            body = body_parse(raw)
         except BodyInvalid as exc:
             return await self._record_invalid(raw, token, identity, ip, str(exc))
-        return await self._store(body_to_store(raw, payload), identity, ip)
+        return await self._store(body_to_store(body, token), identity, ip)
 
     async def _body_token(self, raw: bytes, ip: str) -> web.Response:
         """Token from the body's `Token` field: the body must parse before we know who sent it."""
+        body: Body | None = None
+        problem = ""
         try:
-            payload = body_parse(raw)
+            body = body_parse(raw)
+            payload = body.payload
         except BodyInvalid as exc:
-            return self._reject(Rejection.BAD_BODY, 400, str(exc))
+            if exc.payload is None:  # unreadable: nobody to record it for
+                return self._reject(Rejection.BAD_BODY, 400, str(exc))
+            payload, problem = exc.payload, str(exc)
         token = body_token(payload)
         if token is None:
             return self._reject(Rejection.UNAUTHORIZED, 401, "missing token")
@@ -122,7 +145,9 @@ class WebhookHandlers:
             return self._reject(Rejection.UNAUTHORIZED, 401, "invalid token")
         if limited := self._limited(identity):
             return limited
-        return await self._store(body_to_store(raw, payload), identity, ip)
+        if body is None:
+            return await self._record_invalid(raw, token, identity, ip, problem)
+        return await self._store(body_to_store(body, token), identity, ip)
 
     def _limited(self, identity: Identity) -> web.Response | None:
         wait = self._limiter.take(identity.key)
@@ -186,6 +211,7 @@ class WebhookHandlers:
             "redis_reachable": reachable,
             "tokens_loaded": len(self._index),
             "legacy_token": bool(self._config.legacy_token),
+            "connections": self._connections.snapshot(),
             "system": system,
         }
         healthy = reachable and (request.query.get("strict") not in ("1", "true") or bool(system and system["healthy"]))

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
-from aiohttp import web
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, close_old_connections
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from apps.core.liveness import AsyncLivenessPublisher, Liveness
-from apps.webhooks.receiver.app import INDEX, build_app
+from apps.webhooks.receiver.app import GUARD, INDEX, build_app
 from apps.webhooks.receiver.config import ReceiverConfig
+from apps.webhooks.receiver.connections import connection_limit
+from apps.webhooks.receiver.runner import GuardedSite, receiver_runner
 from apps.webhooks.tokens import token_index_load
 
 logger = logging.getLogger(__name__)
@@ -50,17 +52,26 @@ async def db_token_loader() -> dict[str, int]:
 
 async def serve(*, host: str, port: int, redis_url: str, config: ReceiverConfig) -> None:
     """Serve until SIGTERM or SIGINT, then let alerts in flight finish and close."""
+    cap, open_files = connection_limit(config.max_connections)
+    if cap < config.max_connections:
+        logger.warning(
+            "WEBHOOK_MAX_CONNECTIONS=%d lowered to %d to fit the open-file limit (%d)",
+            config.max_connections,
+            cap,
+            open_files,
+        )
+        config = dataclasses.replace(config, max_connections=cap)
     redis = receiver_redis(redis_url)
     liveness = AsyncLivenessPublisher(Liveness("receiver"), redis)
     app = build_app(redis=redis, config=config, token_loader=db_token_loader, liveness=liveness.liveness)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = receiver_runner(app, config, shutdown_timeout=SHUTDOWN_TIMEOUT)
     try:
         try:
             await runner.setup()  # loads the tokens
         except DatabaseError as exc:
             raise StartError(f"cannot load webhook tokens from the database ({exc}); is it migrated?") from None
         try:
-            await web.TCPSite(runner, host, port, backlog=1024).start()
+            await GuardedSite(runner, host, port, guard=app[GUARD], backlog=1024).start()
         except OSError as exc:
             raise StartError(f"cannot listen on {host}:{port}: {exc}") from None
         logger.info(

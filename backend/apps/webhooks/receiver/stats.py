@@ -17,6 +17,7 @@ class Rejection(StrEnum):
     UNAUTHORIZED = "unauthorized"
     RATE_LIMITED = "rate_limited"
     BAD_BODY = "bad_body"
+    SLOW_BODY = "slow_body"
     STORE_UNAVAILABLE = "store_unavailable"
 
 

@@ -9,12 +9,16 @@ import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from redis.exceptions import RedisError
 
 from apps.brokers.gateway.service import GatewayService
 from apps.core.liveness import AsyncLivenessPublisher, Liveness
 from apps.core.redis_client import redis_async
+from apps.core.throttle import LogThrottle
 
 logger = logging.getLogger("aristobot.gateway")
+
+REDIS_RETRY_MAX_SECONDS = 0.5
 
 
 class Command(BaseCommand):
@@ -35,6 +39,7 @@ class Command(BaseCommand):
         service = GatewayService(client, consumer=consumer)
         liveness = AsyncLivenessPublisher(Liveness("gateway"), client)
         backoff = 0.0
+        redis_warnings = LogThrottle(logger)
         started = False
         while not stop.is_set():
             try:
@@ -44,6 +49,12 @@ class Command(BaseCommand):
                 if await service.step(block_ms=500):
                     liveness.liveness.touch()
                 backoff = 0.0
+            except RedisError as exc:
+                # Redis restarting: try again often, so that the gateway answers within a second of its return.
+                backoff = min(REDIS_RETRY_MAX_SECONDS, max(0.1, backoff * 2))
+                redis_warnings.warning("gateway cannot reach Redis (%s); retrying", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
             except Exception:
                 backoff = min(10.0, max(0.2, backoff * 2))
                 logger.exception("gateway step failed; retrying in %.1f s", backoff)
