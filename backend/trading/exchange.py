@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Protocol
 
@@ -41,6 +41,11 @@ class Exchange(Protocol):
 
     async def fetch_ticker(self, symbol: str) -> Decimal:
         """The last traded price."""
+        ...
+
+    def placements_unknown(self, client_order_ids: Iterable[str]) -> None:
+        """Placements of these ids may have been sent by a process that died: before placing
+        them, look them up once such a request can no longer execute."""
         ...
 
     async def close(self) -> None: ...

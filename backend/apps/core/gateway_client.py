@@ -118,6 +118,10 @@ class GatewayClient:
             self._markets[broker_id] = {symbol: market_from_dict(data) for symbol, data in raw.items()}
         return self._markets[broker_id]
 
+    def markets_cached(self, broker_id: int) -> dict[str, Market] | None:
+        """The broker's markets if this client has them already (never asks the gateway)."""
+        return self._markets.get(broker_id)
+
     def balance(self, broker_id: int) -> Balance:
         return balance_from_dict(self.call(GatewayOp.BALANCE, broker_id=broker_id))
 

@@ -42,6 +42,9 @@ WEB_GROUP = "web"  # the web processes' forwarders share ui_events: each entry i
 TOKENS_VERSION_KEY = "webhook_tokens:version"  # bumped when a token is created or revoked
 BROKERS_VERSION_KEY = "brokers:version"  # bumped when a broker or a user changes (engine caches)
 REPLY_KEY_PREFIX = "exchange_reply:"
+# In the raw of an order state the gateway's reconciliation infers (not found on the book): the
+# order row's updated_at it saw. The engine ignores the report if the row changed since.
+RECONCILED_SEEN = "reconciled_seen_updated_at"
 STREAM_MAXLEN = 100_000  # approximate cap of the dead-letter stream
 STREAM_KEEP_SECONDS = 7 * 24 * 3600  # acknowledged entries are kept this long for the operator
 

@@ -89,7 +89,8 @@ class ProtectionMode(models.TextChoices):
 
 
 class WebhookState(models.Model):
-    """A long spot position opened by alerts; at most one open per broker and symbol."""
+    """A long spot position opened by alerts; at most one open per broker, symbol and mark (a
+    paper one and a live one may be open side by side: their coins never mix)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_states")
     broker = models.ForeignKey(Broker, on_delete=models.CASCADE, related_name="webhook_states")
@@ -125,7 +126,9 @@ class WebhookState(models.Model):
         ordering = ["-opened_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["broker", "symbol"], condition=Q(status="open"), name="one_open_position_per_broker_symbol"
+                fields=["broker", "symbol", "paper"],
+                condition=Q(status="open"),
+                name="one_open_position_per_broker_symbol_mark",
             )
         ]
         indexes = [models.Index(fields=["user", "status"])]

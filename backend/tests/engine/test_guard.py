@@ -55,3 +55,27 @@ def test_an_alert_price_crossing_a_guarded_target_closes_the_position_first(live
     assert webhook.status == "processed"
     assert position.status == "closed" and position.realized_pnl > 0
     assert Order.objects.get(position=position, kind="take_profit", type="market").status == "filled"
+
+
+def test_a_limit_alerts_price_never_fires_the_engine_guard(live_alerts, simulator_thread):
+    position = _engine_guarded_position(live_alerts)  # stop at 38,000, the market at 40,000
+
+    # Buy the dip: a limit far below the market; its Prix is the trader's limit, not a price seen.
+    webhook = live_alerts.send({"Symbol": "BTCUSDT", "Action": "BuyLimit", "PourCent": "10", "Prix": "37000"})
+
+    position.refresh_from_db()
+    assert webhook.status == "processed", webhook.error_message
+    assert position.status == "open"
+    assert not Order.objects.filter(position=position, kind="stop_loss").exists()
+    assert Order.objects.get(webhook=webhook).status == "open"  # the limit rests
+
+
+def test_a_market_alerts_prix_still_fires_the_engine_guard(live_alerts, simulator_thread):
+    position = _engine_guarded_position(live_alerts)
+    simulator_thread.control("price", {"symbol": "BTCUSDT", "last": "46500"})
+
+    webhook = live_alerts.send({"Symbol": "BTCUSDT", "Action": "PING", "Prix": "46500"})
+
+    position.refresh_from_db()
+    assert webhook.status == "processed"
+    assert position.status == "closed"

@@ -47,6 +47,7 @@ def test_stop_loss_held_by_binance_closes_the_position_when_the_price_falls(live
     simulator_thread.control("price", {"symbol": "BTCUSDT", "last": "38100", "low": "37990", "high": "38200"})
     live_alerts.engine._last_reconcile = 0  # the engine's periodic look at live orders is due
     live_alerts.engine.step(block_ms=10)
+    live_alerts.engine.passes.wait(30)  # it runs on its own thread
 
     position = WebhookState.objects.get()
     assert position.status == "closed" and position.realized_pnl < 0
@@ -62,6 +63,7 @@ def test_protection_cancelled_on_the_exchange_by_hand_is_placed_again(live_alert
 
     live_alerts.engine._last_reconcile = 0
     live_alerts.engine.step(block_ms=10)
+    live_alerts.engine.passes.wait(30)
 
     position.refresh_from_db()
     live = Order.objects.filter(position=position, status="open")

@@ -108,3 +108,40 @@ def test_an_engine_running_with_test_never_touches_a_live_position(
     assert position.status == "open"
     assert sorted(Order.objects.values_list("client_order_id", "status")) == before
     assert simulator_thread.orders() == on_exchange
+
+
+def test_a_paper_limit_filling_beside_a_live_position_opens_a_paper_position_of_its_own(
+    redis_client, engines, alice, binance_broker, simulator_thread
+):
+    paper_prices = GatewayClient(redis_client, timeout_seconds=5, force_paper=True)
+    paper_prices.price_update(symbol="BTC/USDT", last="40000", low="40000", high="40000")
+    test_engine = _engine(redis_client, test=True, consumer="engine-paper")
+    engines.append(test_engine)
+    limit = AlertSender(redis_client, test_engine, alice, binance_broker).send(
+        {"Symbol": "BTCUSDT", "Action": "BuyLimit", "PourCent": "10", "Prix": "39000"}
+    )
+    assert limit.status == "processed", limit.error_message
+    test_engine.close()
+    engines.remove(test_engine)
+    live_engine = _engine(redis_client, test=False, consumer="engine-live")
+    engines.append(live_engine)
+    buy = AlertSender(redis_client, live_engine, alice, binance_broker).send(
+        {"Symbol": "BTCUSDT", "Action": "BuyMarket", "PourCent": "10", "Prix": "40000", "PrixSL": "38000"}
+    )
+    assert buy.status == "processed", buy.error_message
+    live = WebhookState.objects.get(status="open", paper=False)
+    live_quantity, on_exchange = live.quantity, simulator_thread.orders()
+
+    paper_prices.price_update(symbol="BTC/USDT", last="38500", low="38500", high="40000")  # the paper limit fills
+    for _ in range(20):
+        live_engine.step(block_ms=50)
+
+    live.refresh_from_db()
+    assert live.quantity == live_quantity and live.protection_mode == "exchange"
+    assert simulator_thread.orders() == on_exchange  # the real stop-loss was never touched
+    entry = Order.objects.get(webhook=limit)
+    assert entry.status == "filled" and entry.paper
+    paper = WebhookState.objects.get(status="open", paper=True)
+    assert entry.position_id == paper.pk and paper.quantity == entry.filled
+    assert all(order.paper for order in paper.orders.all())
+    assert not Order.objects.filter(position=live, paper=True).exists()

@@ -258,6 +258,8 @@ class FaultStack:
         busy = self.rows("SELECT count(*) FROM webhooks_order WHERE status IN ('new', 'submitting')")[0][0]
         if busy:
             waiting.append(f"{busy} order(s) new or submitting")
+        if behind := self.fills_not_yet_reconciled():
+            waiting.append(f"{behind} order(s) settled on the simulator that the records still call open")
         client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
         try:
             from apps.webhooks.engine.shards import engine_pending
@@ -270,6 +272,34 @@ class FaultStack:
         finally:
             client.close()
         return waiting
+
+    def fills_not_yet_reconciled(self) -> int:
+        """Live orders the simulator has settled that the engine has not heard of yet: live
+        exchanges announce nothing, so the engine learns of them on its next reconciliation pass."""
+        if not any(account.simulated for account in self.accounts):
+            return 0
+        try:
+            books = self.books()
+        except requests.RequestException:
+            return 0
+        settled = {
+            order.client_order_id
+            for book in books
+            for order in book.orders
+            if book.broker_id in self.simulated_broker_ids and order.status != "open"
+        }
+        recorded_open = self.rows(
+            "SELECT client_order_id, broker_id FROM webhooks_order WHERE status = 'open' AND NOT paper"
+        )
+        return sum(
+            1
+            for client_id, broker_id in recorded_open
+            if client_id in settled and broker_id in self.simulated_broker_ids
+        )
+
+    @property
+    def simulated_broker_ids(self) -> set[int]:
+        return {account.broker_id for account in self.accounts if account.simulated}
 
     def settle(self, sent: Sent, *, timeout: float = 60.0) -> list[str]:
         """Wait until nothing moves (or `timeout`); returns what still moved then."""

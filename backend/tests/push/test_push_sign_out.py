@@ -5,15 +5,21 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.hashers import make_password
+from django.contrib.sessions.models import Session
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.webhooks.push.sessions import CLOSE_SIGNED_OUT
+from apps.webhooks.push import sessions as sessions_module
+from apps.webhooks.push.consumer import PushConsumer
+from apps.webhooks.push.sessions import CLOSE_SIGNED_OUT, session_signed_in
 from aristobot.asgi import application
 from tests.push.conftest import ORIGIN, Connect, session_cookie
 from tests.receiver.helpers import closed_port
@@ -153,3 +159,119 @@ def test_sign_out_works_when_the_channel_layer_is_down(alice: Any, settings: Any
     client = APIClient()
     client.cookies["sessionid"] = cookie
     assert client.get("/api/auth/me/").status_code == 403
+
+
+# --- The fast path can be lost: every socket also checks its sign-in periodically -------------
+
+CHECK_SECONDS = 0.1
+
+
+@pytest.fixture
+def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sockets check their sign-in every CHECK_SECONDS instead of every 30 s."""
+    monkeypatch.setattr(PushConsumer, "session_check_seconds", CHECK_SECONDS, raising=False)
+
+
+def end_session(cookie: str) -> None:
+    Session.objects.filter(session_key=cookie).delete()
+
+
+async def test_a_socket_closes_when_its_session_is_deleted_without_a_sign_out(
+    open_socket: Open, alice: Any, quick_checks: None
+) -> None:
+    cookie = await new_session(alice)
+    ws = await open_socket(cookie)
+
+    await database_sync_to_async(end_session)(cookie)  # the admin, clearsessions, a flush elsewhere
+
+    assert await closed_with(ws, seconds=2) == CLOSE_SIGNED_OUT
+
+
+async def test_a_socket_closes_when_its_session_expires(open_socket: Open, alice: Any, quick_checks: None) -> None:
+    cookie = await new_session(alice)
+    ws = await open_socket(cookie)
+
+    def expire() -> None:
+        Session.objects.filter(session_key=cookie).update(expire_date=timezone.now() - timedelta(seconds=1))
+
+    await database_sync_to_async(expire)()
+
+    assert await closed_with(ws, seconds=2) == CLOSE_SIGNED_OUT
+
+
+async def test_a_socket_closes_when_the_password_changes_without_signals(
+    open_socket: Open, alice: Any, quick_checks: None
+) -> None:
+    ws = await open_socket(await new_session(alice))
+
+    def change_password_by_update() -> None:
+        type(alice).objects.filter(pk=alice.pk).update(password=make_password("changed-by-update"))
+
+    await database_sync_to_async(change_password_by_update)()
+
+    assert await closed_with(ws, seconds=2) == CLOSE_SIGNED_OUT
+
+
+async def test_a_socket_closes_when_the_user_is_deactivated_without_signals(
+    open_socket: Open, alice: Any, quick_checks: None
+) -> None:
+    ws = await open_socket(await new_session(alice))
+
+    await database_sync_to_async(type(alice).objects.filter(pk=alice.pk).update)(is_active=False)
+
+    assert await closed_with(ws, seconds=2) == CLOSE_SIGNED_OUT
+
+
+async def test_a_socket_closes_after_a_sign_out_whose_close_message_was_lost(
+    open_socket: Open, alice: Any, quick_checks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cookie = await new_session(alice)
+    ws = await open_socket(cookie)
+
+    async def redis_down(group: str) -> None:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(sessions_module, "_send_close", redis_down)
+    assert await database_sync_to_async(api_sign_out)(cookie) == 204
+
+    assert await closed_with(ws, seconds=2) == CLOSE_SIGNED_OUT
+
+
+async def test_a_socket_whose_sign_out_raced_its_connect_closes_at_once(
+    connect: Connect, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sign-out lands between the handshake (user found) and the join: its close message had
+    no listener yet. The check after the join closes it, without waiting for the periodic one."""
+    cookie = await new_session(alice)
+    real_join = PushConsumer._join
+
+    async def join_after_sign_out(self: PushConsumer) -> bool:
+        await database_sync_to_async(end_session)(cookie)
+        return await real_join(self)
+
+    monkeypatch.setattr(PushConsumer, "_join", join_after_sign_out)
+    ws = WebsocketCommunicator(
+        application, "/ws/webhooks/", headers=[ORIGIN, (b"cookie", f"sessionid={cookie}".encode())]
+    )
+    try:
+        await ws.connect()
+        assert (await ws.receive_output(timeout=2)) == {"type": "websocket.close", "code": CLOSE_SIGNED_OUT}
+    finally:
+        with contextlib.suppress(Exception):
+            await ws.disconnect()
+
+
+async def test_a_signed_in_socket_stays_open_across_checks(open_socket: Open, alice: Any, quick_checks: None) -> None:
+    ws = await open_socket(await new_session(alice))
+
+    assert await closed_with(ws, seconds=5 * CHECK_SECONDS) is None
+
+
+def test_session_signed_in_is_read_only_and_strict(alice: Any, bob: Any, db: None) -> None:
+    cookie = session_cookie(alice)
+
+    assert session_signed_in(cookie, alice.pk)
+    assert not session_signed_in(cookie, bob.pk)
+    assert not session_signed_in("no-such-session", alice.pk)
+    assert not session_signed_in(None, alice.pk)
+    assert Session.objects.filter(session_key=cookie).exists()

@@ -1,4 +1,5 @@
-"""Bodies at the edges: what the alert parser accepts is accepted, deep nesting is refused, the token never stored."""
+"""Bodies at the edges: what the alert parser accepts is accepted, deep nesting is refused, the token never stored
+(plain or JSON-escaped)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from apps.webhooks.receiver.body import MAX_NESTING, body_parse, body_to_store
+from apps.webhooks.receiver.body import MAX_NESTING, TOO_DEEP, BodyInvalid, body_parse, body_redacted, body_to_store
 from trading.alerts import payload_parse
 
 from .conftest import ReceiverFactory
@@ -141,3 +142,88 @@ async def test_integer_longer_than_python_reads_is_400_not_500(receiver: Receive
         response = await client.post(f"/webhook/{ALICE_TOKEN}", data=body)
 
     assert response.status == 400
+
+
+def escaped(text: str, *positions: int) -> str:
+    """`text` with the characters at `positions` written as JSON \\u escapes."""
+    return "".join(f"\\u{ord(char):04x}" if index in positions else char for index, char in enumerate(text))
+
+
+ESCAPED_TOKEN = escaped(ALICE_TOKEN, 5)  # abt_a\u006cice-…: the same string once parsed
+
+
+def filled(template: str, *, depth: int = 40) -> str:
+    """`template` with <T> the token, <E> the token JSON-escaped and <DEEP> arrays `depth` levels deep."""
+    deep = "[" * depth + "]" * depth
+    return template.replace("<T>", ALICE_TOKEN).replace("<E>", ESCAPED_TOKEN).replace("<DEEP>", deep)
+
+
+def holds_the_token(stored: str) -> bool:
+    return ALICE_TOKEN in stored or ESCAPED_TOKEN in stored or "\\u006cice" in stored
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/webhook", filled('{"\\u0054oken": "<E>", "Action": "PING", "Deep": <DEEP>}')),
+        ("/webhook", filled('{"T\\u006fKEN": "<E>", "Action": "PING", "Deep": <DEEP>}', depth=600)),
+        ("/webhook", filled('{"Token": "<T>", "Note": "sent with <E>", "Deep": <DEEP>}')),
+        (f"/webhook/{ALICE_TOKEN}", filled('{"Action": "PING", "<E>": {"n": "<E>"}, "Deep": <DEEP>}')),
+    ],
+    ids=["escaped-key-and-token", "escaped-key-1000-deep", "escaped-token-in-a-note", "path-token-escaped-in-body"],
+)
+async def test_deep_body_is_recorded_without_the_token_even_json_escaped(
+    receiver: ReceiverFactory, redis: aioredis.Redis, path: str, body: str
+) -> None:
+    async with receiver() as client:
+        response = await client.post(path, data=body.encode(), headers=TEXT)
+
+    assert response.status == 400
+    [alert] = await stored_alerts(redis)
+    assert alert.user_id == ALICE_ID and alert.rejected == f"body is nested deeper than {MAX_NESTING} levels"
+    assert not holds_the_token(alert.body)
+    recorded = orjson.loads(alert.body)  # the scrubbed object, cut at the depth limit
+    assert not {"Token", "token", "TOKEN", "ToKEN"} & set(recorded)
+    assert body_nesting(recorded) <= MAX_NESTING
+    assert TOO_DEEP in alert.body
+
+
+def body_nesting(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((body_nesting(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((body_nesting(item) for item in value), default=0)
+    return 0
+
+
+def test_rejected_object_keeps_what_the_parser_read_and_cuts_the_rest() -> None:
+    raw = filled('{"Token": "<E>", "Action": "PING", "Prix": NaN, "Deep": <DEEP>}').encode()
+    with pytest.raises(BodyInvalid) as rejected:
+        body_parse(raw)
+
+    stored = body_redacted(raw, ALICE_TOKEN, rejected.value.payload)
+
+    recorded = payload_parse(stored)
+    assert recorded["Action"] == "PING" and recorded["Prix"] == "NaN" and "Token" not in recorded
+    assert not holds_the_token(stored)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        filled('{"\\u0054oken": "<E>", "Action": BuyMarket'),
+        '{"t\\u006fken": "' + escaped(ALICE_TOKEN, 0, 1, 2, 3) + '", "Action": BuyMarket',
+        filled('{"Note": "with \\"<E>\\" inside", Action: BuyMarket'),
+        filled('{"Action": BuyMarket, "Note": "<E>'),  # cut in the token's string
+        filled("Action BuyMarket token=<T>"),
+    ],
+    ids=["escaped-key-and-value", "escaped-start", "escaped-inside-a-text", "unterminated", "plain-text"],
+)
+def test_unparseable_body_is_stored_without_the_token_even_json_escaped(raw: str) -> None:
+    with pytest.raises(BodyInvalid) as rejected:
+        body_parse(raw.encode())
+    assert rejected.value.payload is None
+
+    stored = body_redacted(raw.encode(), ALICE_TOKEN)
+
+    assert not holds_the_token(stored) and "BuyMarket" in stored

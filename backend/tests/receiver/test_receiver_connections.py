@@ -1,4 +1,4 @@
-"""Idle, slow and too many connections: they are cut off, and a real alert still gets through."""
+"""Idle, slow, half-sent and too many connections: they are cut off, and a real alert still gets through."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import aiohttp
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import ClientConnectionResetError
+
+from apps.webhooks.receiver.connections import ConnectionGuard
+from apps.webhooks.receiver.runner import HttpErrorLog
 
 from .conftest import ServedFactory
 from .helpers import ALICE_TOKEN, stored_alerts
@@ -137,20 +141,155 @@ async def test_over_the_cap_the_oldest_idle_connections_are_closed_and_a_real_al
     assert counters["evicted"] == 21 and counters["refused"] == 0
 
 
-async def test_over_the_cap_with_every_connection_busy_a_new_one_is_closed_at_once(served: ServedFactory) -> None:
+async def test_over_the_cap_with_every_connection_waiting_for_its_body_the_oldest_is_closed(
+    served: ServedFactory, redis: aioredis.Redis
+) -> None:
     async with served(max_connections=3, body_timeout=5) as receiver:
-        busy = [await connect(receiver.port) for _ in range(3)]
-        for _, writer in busy:
+        waiting = [await connect(receiver.port) for _ in range(3)]
+        for _, writer in waiting:
             writer.write(request_head(len(ALERT)) + ALERT[:3])  # in the handler, waiting for the rest of the body
-        await asyncio.sleep(0.2)
-        reader, writer = await connect(receiver.port)
-        waited = await seconds_until_closed(reader, within=2)
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        status, seconds = await post_alert(receiver.port)
+        still_open = [await is_open(reader) for reader, _ in waiting]
         counters = receiver.guard.snapshot()
-        for connection in [*busy, (reader, writer)]:
-            connection[1].close()
+        for _, writer in waiting:
+            writer.close()
 
-    assert waited < 0.5
-    assert counters["refused"] == 1 and counters["evicted"] == 0
+    assert status == 200 and seconds < 0.5
+    assert len(await stored_alerts(redis)) == 1
+    assert still_open == [False, True, True]
+    assert counters["evicted_reading"] == 1 and counters["refused"] == 0
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.aborted = False
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_over_the_cap_with_every_connection_storing_an_alert_a_new_one_is_refused() -> None:
+    guard = ConnectionGuard(2)
+    factory = guard.protocol_factory(asyncio.Protocol)
+    opened = [factory() for _ in range(2)]
+    transports = [_Transport() for _ in opened]
+    for protocol, transport in zip(opened, transports, strict=True):
+        protocol.connection_made(transport)  # type: ignore[arg-type]
+        protocol.busy = 1  # type: ignore[attr-defined]  # a request whose body is in, being stored
+
+    refused = factory()
+    refused_transport = _Transport()
+    refused.connection_made(refused_transport)  # type: ignore[arg-type]
+
+    assert refused_transport.aborted and not any(transport.aborted for transport in transports)
+    assert guard.snapshot()["refused"] == 1 and guard.snapshot()["evicted"] == 0
+
+
+async def hold_connections_waiting_for_a_body(port: int, path: str, stop: asyncio.Event) -> None:
+    """The reviewer's attack: a request head announcing a body that never comes, again as soon as it is cut."""
+    while not stop.is_set():
+        try:
+            reader, writer = await connect(port)
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode())
+            await writer.drain()
+            async with asyncio.timeout(10):
+                await reader.read()  # until the receiver closes it (408, 401 or closed over the cap)
+            writer.close()
+        except (ConnectionError, TimeoutError):
+            await asyncio.sleep(0.01)
+
+
+async def post_alert_at_once(port: int) -> bytes:
+    """A real alert as TradingView sends it: head and body in one packet; the status line of the answer."""
+    body = orjson.dumps({"Token": ALICE_TOKEN, "Symbol": "BTCUSDT", "Action": "PING"})
+    reader, writer = await connect(port)
+    try:
+        head = f"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        writer.write(head.encode() + body)
+        await writer.drain()
+        return await asyncio.wait_for(reader.readline(), 3)
+    except ConnectionError as exc:
+        return repr(exc).encode()
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("path", ["/webhook", "/webhook/abt_not-a-token"], ids=["token-in-body", "bad-path-token"])
+async def test_connections_held_waiting_for_a_body_do_not_block_real_alerts(
+    served: ServedFactory, redis: aioredis.Redis, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    stop = asyncio.Event()
+    async with served(max_connections=16) as receiver:
+        attackers = [
+            asyncio.create_task(hold_connections_waiting_for_a_body(receiver.port, path, stop)) for _ in range(24)
+        ]
+        await asyncio.sleep(0.5)
+        answers = []
+        for _ in range(10):
+            answers.append(await post_alert_at_once(receiver.port))
+            await asyncio.sleep(0.1)
+        stop.set()
+        for attacker in attackers:
+            attacker.cancel()
+        await asyncio.gather(*attackers, return_exceptions=True)
+
+    assert [answer[:12] for answer in answers] == [b"HTTP/1.1 200"] * 10
+    assert len(await stored_alerts(redis)) == 10
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_bad_path_or_header_token_is_401_before_the_body_arrives(served: ServedFactory) -> None:
+    async with served(body_timeout=5) as receiver:
+        answers = []
+        for head in (
+            request_head(1000, path="/webhook/abt_not-a-token"),
+            request_head(1000, path="/webhook").replace(b"\r\n\r\n", b"\r\nX-Webhook-Token: abt_nope\r\n\r\n"),
+        ):
+            reader, writer = await connect(receiver.port)
+            writer.write(head)  # and no body
+            start = time.monotonic()
+            answers.append((await asyncio.wait_for(reader.readline(), 2), time.monotonic() - start))
+            writer.close()
+
+    for status_line, seconds in answers:
+        assert status_line.startswith(b"HTTP/1.1 401") and seconds < 0.5
+
+
+async def test_client_gone_mid_body_is_counted_and_logs_no_traceback(
+    served: ServedFactory, redis: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with served() as receiver:
+        for path in ("/webhook", f"/webhook/{ALICE_TOKEN}") * 10:
+            _, writer = await connect(receiver.port)
+            writer.write(request_head(len(ALERT), path=path) + ALERT[:5])  # half the body, then gone
+            await writer.drain()
+            await asyncio.sleep(0.02)
+            writer.transport.abort()
+        await asyncio.sleep(0.2)
+        health_url = f"http://127.0.0.1:{receiver.port}/health"
+        async with aiohttp.ClientSession() as session, session.get(health_url) as response:
+            health = await response.json()
+
+    assert health["rejected_by_reason"]["disconnected"] == 20
+    assert await stored_alerts(redis) == []
+    logged = [record for record in caplog.records if record.levelno >= logging.INFO]
+    assert not [record for record in logged if record.levelno >= logging.ERROR or record.exc_info]
+    assert len(logged) <= 1
+
+
+def test_http_error_log_writes_a_client_disconnect_in_one_throttled_line(caplog: pytest.LogCaptureFixture) -> None:
+    log = HttpErrorLog(logging.getLogger("test.receiver.http"))
+    caplog.set_level(logging.DEBUG, logger="test.receiver.http")
+    for error in (ConnectionResetError("Connection lost"), ClientConnectionResetError("Connection lost")) * 50:
+        log.exception("Error handling request from %s", "203.0.113.7", exc_info=error)
+
+    [line] = caplog.records
+    assert line.levelno == logging.WARNING and line.exc_info is None
+    assert line.getMessage() == "client 203.0.113.7 disconnected mid-request: Connection lost"
 
 
 async def test_health_shows_the_connection_counters(served: ServedFactory) -> None:
@@ -159,7 +298,7 @@ async def test_health_shows_the_connection_counters(served: ServedFactory) -> No
         async with aiohttp.ClientSession() as session, session.get(health_url) as response:
             health = await response.json()
 
-    assert health["connections"] == {"open": 1, "limit": 20, "evicted": 0, "refused": 0}
+    assert health["connections"] == {"open": 1, "limit": 20, "evicted": 0, "evicted_reading": 0, "refused": 0}
 
 
 @pytest.mark.parametrize(

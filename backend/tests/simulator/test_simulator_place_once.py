@@ -162,6 +162,27 @@ async def test_an_order_still_on_its_way_when_the_client_gives_up_is_not_placed_
     assert placed(simulator, "slow-request") == 1
 
 
+async def test_a_placement_left_by_a_killed_gateway_is_not_placed_again_by_the_next(
+    live: CcxtExchange, simulator: Simulator, control: Control, sleeps: Sleeps
+) -> None:
+    """The gateway dies with a placement on its way (800 ms of latency); the next gateway claims
+    the request, marks its outcome unknown, and waits out the window instead of placing again."""
+    sleeps.real = 1.2  # long enough for the travelling request to land
+    await control.faults(latency_ms=800, fault_route="POST /api/v3/order")
+    dying = asyncio.ensure_future(live.create_order(market_buy("left-in-flight")))
+    for _ in range(500):  # until it is sent, and still on its way
+        if "POST /api/v3/order" in simulator.requests:
+            break
+        await asyncio.sleep(0.01)
+    dying.cancel()  # the process is gone; its request is still travelling
+    await control.faults(latency_ms=0)  # the next gateway's requests arrive at once
+    live.placements_unknown(["left-in-flight"])
+    state = await live.create_order(market_buy("left-in-flight"))
+    assert state.status is OrderStatus.FILLED
+    await asyncio.sleep(1.0)  # anything else still on its way has landed by now
+    assert placed(simulator, "left-in-flight") == 1
+
+
 async def test_a_lookup_that_keeps_failing_never_places(
     live: CcxtExchange, simulator: Simulator, control: Control
 ) -> None:

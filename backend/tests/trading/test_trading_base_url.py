@@ -58,3 +58,54 @@ def test_the_refusal_tells_the_trader_what_the_operator_must_do() -> None:
     refusal = base_url_refusal("http://10.1.2.3:9200", exchange_id="binance", allowlist=())
 
     assert refusal is not None and "10.1.2.3:9200" in refusal and "EXCHANGE_BASE_URL_ALLOWLIST" in refusal
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://proxy.example.com/binance/../admin",
+        "https://proxy.example.com/binance/./../admin",
+        "https://proxy.example.com/binance/%2e%2e/admin",
+        "https://proxy.example.com/binance/%2E%2E/admin",
+        "https://proxy.example.com/binance/.%2e/admin",
+        "https://proxy.example.com/binance/%252e%252e/admin",
+        "https://proxy.example.com/binance/..;/admin",
+        "https://proxy.example.com/binance/..",
+        "https://proxy.example.com/binance/%2e",
+        "https://proxy.example.com/binance/x%2f..%2fadmin",
+        "https://proxy.example.com/binance/x%2F..",
+        "https://proxy.example.com/binance/x%5c..%5cadmin",
+        "https://proxy.example.com/binance/x\\..\\admin",
+    ],
+)
+def test_a_path_scoped_entry_cannot_be_escaped_with_dot_segments_or_encoded_slashes(url: str) -> None:
+    allowlist = allowlist_parse(["https://proxy.example.com/binance"])
+
+    refusal = base_url_refusal(url, exchange_id="binance", allowlist=allowlist)
+
+    assert refusal is not None and "path" in refusal
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://proxy.example.com/binance",
+        "https://proxy.example.com/binance/v3/",
+        "https://proxy.example.com/binance/a.b/..c",
+    ],
+)
+def test_a_path_under_a_path_scoped_entry_is_allowed(url: str) -> None:
+    allowlist = allowlist_parse(["https://proxy.example.com/binance"])
+
+    assert base_url_refusal(url, exchange_id="binance", allowlist=allowlist) is None
+
+
+@pytest.mark.parametrize("url", ["https://api.binance.com/../x", "https://api.binance.com/%2e%2e"])
+def test_dot_segments_are_refused_even_on_the_exchanges_own_host(url: str) -> None:
+    assert base_url_refusal(url, exchange_id="binance", allowlist=()) is not None
+
+
+@pytest.mark.parametrize("entry", ["https://proxy.example.com/binance/..", "https://proxy.example.com/a%2fb"])
+def test_an_allowlist_entry_with_dot_segments_or_encoded_slashes_is_refused(entry: str) -> None:
+    with pytest.raises(ValueError, match="is not a host"):
+        allowlist_parse([entry])

@@ -102,3 +102,35 @@ def test_an_unreachable_exchange_says_its_http_status():
     raised = ccxt.ExchangeNotAvailable("binance GET https://api.binance.com/api/v3/account 503 Service Unavailable")
 
     assert str(ccxt_error(raised, broker_label="x")) == "x: exchange unreachable or busy (HTTP 503)"
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        ccxt.ExchangeError('binance {"code":-1,"msg":"proxy says hello"}'),
+        ccxt.ExchangeError('binance {"code":-2015,"msg":"Invalid API-key proxy says hello"}'),
+        ccxt.BadResponse('binance {"code":-1,"msg":"proxy says hello"}'),
+        ccxt.NullResponse('binance {"code":-1,"msg":"proxy says hello"}'),
+        ccxt.ExchangeNotAvailable('binance {"code":-2015,"msg":"proxy says hello"}'),
+        ccxt.AuthenticationError(
+            'binance GET http://10.0.0.1/api/v3/account 401 Unauthorized {"msg":"proxy says hello"}'
+        ),
+        ccxt.RateLimitExceeded('binance GET http://10.0.0.1/api/v3/account 429 Too Many {"msg":"proxy says hello"}'),
+    ],
+)
+def test_a_generic_or_status_only_error_never_shows_the_json_reason(raised):
+    message = str(ccxt_error(raised, broker_label="x"))
+
+    assert "proxy says hello" not in message and "code -1" not in message
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: NOTIONAL"}'),
+        ccxt.InsufficientFunds('binance {"code":-2010,"msg":"Account has insufficient balance"}'),
+        ccxt.RateLimitExceeded('binance {"code":-1003,"msg":"Too much request weight used"}'),
+    ],
+)
+def test_a_specific_error_keeps_the_exchanges_json_reason(raised):
+    assert "exchange said:" in str(ccxt_error(raised, broker_label="x"))

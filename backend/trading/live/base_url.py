@@ -9,7 +9,10 @@ Allowlist entries (EXCHANGE_BASE_URL_ALLOWLIST, comma-separated), each one of:
 - `scheme://host[:port][/path]`: that scheme, host and port (the scheme's default when none),
   and a path under the given one (`https://proxy.example.com/binance`).
 
-Hosts are compared exactly (no wildcards, no DNS): name the host the URL uses.
+Hosts are compared exactly (no wildcards, no DNS): name the host the URL uses. A path with a
+`.` or `..` segment (also percent-encoded, or before a `;`), an encoded `/` or `\\`, or a `\\` is
+refused anywhere, in a base URL and in an entry: a proxy or server that normalises it would
+otherwise take `/binance/../admin` out of the allowed `/binance`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
@@ -42,6 +45,23 @@ class AllowedBase:
         if not self.path:
             return True
         return path == self.path or path.startswith(self.path + "/")
+
+
+def path_unsafe(path: str) -> bool:
+    """Whether a URL path could leave the prefix it seems to be under once a server normalises or
+    decodes it: a `.`/`..` segment (plain, percent-encoded, even twice, or before `;` parameters),
+    an encoded `/` or `\\`, or a `\\`."""
+    decoded = path
+    for _ in range(4):  # decode until stable: %252e%252e is `..` to a server that decodes twice
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    else:
+        return True  # encoded over and over: no real base URL looks like this
+    if "\\" in decoded or decoded.count("/") != path.count("/"):
+        return True
+    return any(segment.split(";", 1)[0] in (".", "..") for segment in decoded.split("/"))
 
 
 def _host(text: str | None) -> str:
@@ -76,6 +96,7 @@ def allowlist_parse(entries: Iterable[str]) -> tuple[AllowedBase, ...]:
             scheme is not None and scheme not in DEFAULT_PORTS,
             bool(parts.username or parts.password or parts.query or parts.fragment),
             not with_scheme and bool(parts.path),
+            path_unsafe(parts.path),
         ]
         if any(problems):
             raise ValueError(f"{entry!r} is not a host, host:port or http(s) URL")
@@ -127,6 +148,8 @@ def base_url_refusal(url: str, *, exchange_id: str, allowlist: Iterable[AllowedB
         return "must be an http:// or https:// URL with a host"
     if parts.username or parts.password or parts.query or parts.fragment:
         return "must not carry a user name, password, query or fragment"
+    if path_unsafe(parts.path):
+        return "must not have a `.` or `..` path segment, an encoded `/` or `\\`, or a `\\` in its path"
     port = port if port is not None else DEFAULT_PORTS[scheme]
     path = parts.path.rstrip("/")
     if any(entry.allows(scheme=scheme, host=host, port=port, path=path) for entry in allowlist):

@@ -57,6 +57,16 @@ _CODE_KEYS = ("code", "retCode", "error_code", "err_code")
 _REASON_TEXT = re.compile(r"^[\w .,:;'()/%+-]{1,160}$")
 _CODE_TEXT = re.compile(r"^-?[\w.]{1,20}$")
 _HTTP_STATUS = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH) \S+ (\d{3})\b")
+# The classes ccxt raises without having recognised the exchange's answer.
+_GENERIC = (
+    ccxt.BaseError,
+    ccxt.ExchangeError,
+    ccxt.OperationFailed,
+    ccxt.NetworkError,
+    ccxt.ExchangeNotAvailable,
+    ccxt.BadResponse,
+    ccxt.NullResponse,
+)
 
 
 def exchange_reason(message: str, *, plain: bool = False) -> str:
@@ -99,10 +109,11 @@ def ccxt_error(
     raw = str(exc)
     detail = scrub(raw, secrets)
     logger.info("exchange answer for broker %s: %s: %s", broker_label, type(exc).__name__, detail[:2000])
-    # ccxt raises a subclass of ExchangeError only after matching the exchange's message or code;
-    # a bare ExchangeError or a network error may carry any answer from the address called.
-    specific = isinstance(exc, ccxt.ExchangeError) and type(exc) not in (ccxt.ExchangeError, ccxt.BadResponse)
-    reason = exchange_reason(detail, plain=specific)
+    # ccxt raises a specific class after matching the exchange's message or code; a generic class,
+    # or any class chosen from the HTTP status alone (`<id> <method> <url> <status> …`), may carry
+    # any answer from the address called: then no reason is taken from it, JSON or not.
+    matched = type(exc) not in _GENERIC and not _HTTP_STATUS.search(raw)
+    reason = exchange_reason(detail, plain=isinstance(exc, ccxt.ExchangeError)) if matched else ""
     label = broker_label
     if isinstance(exc, ccxt.ExchangeError | ccxt.NetworkError) and any(mark in raw for mark in _KEY_REFUSED):
         return AuthenticationFailed(

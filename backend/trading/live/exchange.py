@@ -21,12 +21,14 @@ import asyncio
 import contextlib
 import copy
 import logging
+import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 import ccxt.async_support as ccxt_async
 
 from trading.errors import (
@@ -81,6 +83,35 @@ BINANCE_SPOT_OPTIONS: dict[str, Any] = {
 _OPTIONS: dict[str, dict[str, Any]] = {"binance": BINANCE_SPOT_OPTIONS}
 
 
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+async def _refuse_redirect(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """aiohttp middleware: a redirect is an error, never followed (with the signed request, the
+    key header and, for 307/308, the body). The browser sees the status only; the log, the target."""
+    response = await handler(request)
+    if response.status in _REDIRECTS:
+        target = response.headers.get("Location", "")
+        response.release()
+        logger.warning("%s %s answered %s to %r: not followed", request.method, request.url, response.status, target)
+        raise ConfigurationError(
+            f"the broker's base URL answered with a redirect (HTTP {response.status}), which is not followed: "
+            "set the base URL to the address that answers itself"
+        )
+    return response
+
+
+def _session_refusing_redirects() -> aiohttp.ClientSession:
+    """The aiohttp session of a rebased client (ccxt's `session` option; closed by `close`): as
+    ccxt's own (certifi's CAs, no proxy from the environment) but redirects are refused."""
+    import certifi
+
+    connector = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=certifi.where()), enable_cleanup_closed=True)
+    return aiohttp.ClientSession(connector=connector, trust_env=False, middlewares=(_refuse_redirect,))
+
+
 def exchange_ids() -> list[str]:
     """Every exchange id ccxt knows."""
     return list(ccxt_async.exchanges)
@@ -121,16 +152,17 @@ class CcxtExchange:
         exchange_class = getattr(ccxt_async, self.config.exchange_id, None)
         if exchange_class is None:
             raise ConfigurationError(f"broker {self.config.label}: ccxt has no exchange '{self.config.exchange_id}'")
-        client = exchange_class(
-            {
-                "apiKey": self.config.api_key,
-                "secret": self.config.secret,
-                "password": self.config.password or None,
-                "enableRateLimit": True,
-                "timeout": self.config.timeout_ms,
-                "options": copy.deepcopy(_OPTIONS.get(self.config.exchange_id, {})),
-            }
-        )
+        settings: dict[str, Any] = {
+            "apiKey": self.config.api_key,
+            "secret": self.config.secret,
+            "password": self.config.password or None,
+            "enableRateLimit": True,
+            "timeout": self.config.timeout_ms,
+            "options": copy.deepcopy(_OPTIONS.get(self.config.exchange_id, {})),
+        }
+        if self.config.api_base_url:  # an allowlisted address must not send the keys on elsewhere
+            settings["session"] = _session_refusing_redirects()
+        client = exchange_class(settings)
         if self.config.testnet:
             try:
                 client.set_sandbox_mode(True)
@@ -267,6 +299,13 @@ class CcxtExchange:
             await self._backoff(error, attempt)
         raise AssertionError("unreachable")
 
+    def placements_unknown(self, client_order_ids: Iterable[str]) -> None:
+        """A gateway that died may have sent these placements just now: count them as sent now,
+        so "not found" is trusted only once they can no longer execute."""
+        now = self._clock()
+        for client_order_id in client_order_ids:
+            self._unsettled[client_order_id] = now
+
     async def _lookup(self, symbol: str, client_order_ids: list[str]) -> list[OrderState]:
         """The orders found by these client ids; TemporaryError when the exchange cannot say."""
         found = []
@@ -375,8 +414,11 @@ class CcxtExchange:
 
     async def close(self) -> None:
         if self._client is not None:
+            session = self._client.session if not self._client.own_session else None
             await self._client.close()
             self._client = None
+            if session is not None:
+                await session.close()
 
 
 async def _binance_oco(exchange: CcxtExchange, request: ProtectionRequest, market: Market) -> list[OrderState]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -201,6 +201,9 @@ class PaperExchange:
         if last is None:
             raise OrderNotFound(f"no price known yet for {symbol} on the paper exchange")
         return last
+
+    def placements_unknown(self, client_order_ids: Iterable[str]) -> None:
+        """Nothing to do: the paper book answers in-process, so no placement outlives a restart."""
 
     async def close(self) -> None:
         """Nothing to write: every change was saved before its call returned."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.brokers.models import PAPER_EXCHANGE, Broker, PaperAccount
+from apps.core.streams import RECONCILED_SEEN
 from apps.webhooks.models import Order, PositionStatus, WebhookState, WebhookStatus
 from apps.webhooks.push.announce import announce_rows
 from apps.webhooks.push.events import PushKind
@@ -85,6 +86,7 @@ class _Row:
     type: str
     amount: Decimal
     exchange_order_id: str
+    updated_at: datetime
 
 
 def _records(book: Book, *, client_order_ids: set[str]) -> dict[str, _Row]:
@@ -113,7 +115,7 @@ def _records(book: Book, *, client_order_ids: set[str]) -> dict[str, _Row]:
         # way: its caller (who looks it up by client order id) decides, not this reconciliation.
         settled = updated < settled_before and alert not in UNFINISHED_ALERTS
         record = RecordedOrder(cid, symbol, OrderStatus(status), Decimal(filled), settled=settled)
-        found[cid] = _Row(record, kind, side, type_, Decimal(amount), exchange_id)
+        found[cid] = _Row(record, kind, side, type_, Decimal(amount), exchange_id, updated)
     return found
 
 
@@ -140,7 +142,12 @@ def _missing_state(row: _Row) -> OrderState:
         status=status,
         amount=row.amount,
         filled=record.filled,
-        raw={"reconciled": "the exchange has no order with this client order id"},
+        # The row as seen: if the engine changes it before this report is applied (places a
+        # protection again under this row), the report is outdated and ignored.
+        raw={
+            "reconciled": "the exchange has no order with this client order id",
+            RECONCILED_SEEN: row.updated_at.isoformat(),
+        },
     )
 
 

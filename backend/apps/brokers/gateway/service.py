@@ -55,6 +55,13 @@ BALANCE_CHECK_SECONDS = 60.0  # every book's balances against the open positions
 BALANCE_CONFIRM_SECONDS = 2.0  # a difference is written only if it is still there this much later
 
 Job = Callable[[], Awaitable[None]]
+PLACEMENTS = (GatewayOp.CREATE_ORDER, GatewayOp.CREATE_PROTECTION)
+_PLACEMENT_ID_PARAMS = ("client_order_id", "stop_loss_client_order_id", "take_profit_client_order_id")
+
+
+def _placement_ids(params: dict[str, Any]) -> list[str]:
+    """The client order ids a placement request would create."""
+    return [str(params[name]) for name in _PLACEMENT_ID_PARAMS if params.get(name)]
 
 
 class GatewayService:
@@ -107,7 +114,7 @@ class GatewayService:
             cursor, entries = text(answer[0]), answer[1]
             for entry_id, fields in entries:
                 if fields:
-                    self._queue_entry(text(entry_id), fields)
+                    self._queue_entry(text(entry_id), fields, claimed=True)
                     count += 1
             deleted = answer[2] if len(answer) > 2 else []
             if deleted:  # trimmed away while pending: nothing left to answer
@@ -142,14 +149,29 @@ class GatewayService:
                 self._queue_entry(text(entry_id), fields)
         return count > 0
 
-    def _queue_entry(self, entry: str, fields: Any) -> None:
+    def _queue_entry(self, entry: str, fields: Any, *, claimed: bool = False) -> None:
+        """Queue a request; `claimed`: delivered to a gateway that died, which may have sent it."""
         try:
             request = GatewayRequest.from_fields(fields)
         except (KeyError, ValueError) as exc:
             logger.error("dropping malformed gateway request %s: %s", entry, exc)
             self._enqueue_job(-1, lambda: self._ack(entry))
             return
-        self._enqueue_job(request.broker_id, lambda: self.process(entry, request))
+        if claimed and request.op in PLACEMENTS:
+            self._enqueue_job(request.broker_id, lambda: self._process_claimed(entry, request))
+        else:
+            self._enqueue_job(request.broker_id, lambda: self.process(entry, request))
+
+    async def _process_claimed(self, entry_id: str, request: GatewayRequest) -> None:
+        """A placement the last gateway may have sent just before it died can still reach the
+        exchange: its adapter looks for it only once it no longer can, here and on any retry."""
+        try:
+            exchange = await self.registry.get(request.broker_id, force_paper=request.force_paper)
+        except Exception as exc:  # process() answers with the reason
+            logger.info("broker %s: no exchange for a claimed placement: %s", request.broker_id, exc)
+        else:
+            exchange.placements_unknown(_placement_ids(request.params))
+        await self.process(entry_id, request)
 
     async def _ack(self, entry_id: str) -> None:
         await self.redis.xack(EXCHANGE_REQUESTS, GATEWAY_GROUP, entry_id)

@@ -3,7 +3,8 @@ acknowledged only once its outcome is recorded. Crashed tries are taken up again
 keep failing go to the dead-letter stream and show up as errors.
 
 Several engines can run on one stream: each reads the shards it owns (see `shards`), so the
-alerts of one user and symbol are handled by one engine, in stream order."""
+alerts of one user are handled by one engine, those of one user and market in stream order.
+The periodic look at live orders and guarded positions runs beside the batches (see `passes`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
+from apps.brokers.models import Broker
 from apps.core.gateway_client import GatewayClient
 from apps.core.logcontext import alert_trace
 from apps.core.streams import (
@@ -41,14 +43,15 @@ from apps.webhooks.engine.dedup import Deduplicator
 from apps.webhooks.engine.execution import AlertExecutor
 from apps.webhooks.engine.failures import alert_fail, failure_text, is_final
 from apps.webhooks.engine.market import Owned, StalePrices, candle_handle
-from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner
+from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner, shard_key
+from apps.webhooks.engine.passes import BackgroundPasses, PartitionClaims
 from apps.webhooks.engine.positions import order_follow_up_guarded, order_state_apply
-from apps.webhooks.engine.reconcile import orders_reconcile, positions_protect_again
+from apps.webhooks.engine.reconcile import Down, orders_reconcile, partition_work, positions_protect_again
 from apps.webhooks.engine.recording import BrokerDirectory, alert_record
 from apps.webhooks.engine.shards import LEASE_SECONDS, ShardLeases, groups_prepare, shard_group, shard_of
 from apps.webhooks.models import Order, WebhookStatus
 from trading.errors import TemporaryError
-from trading.markets import symbol_key
+from trading.markets import Market, symbol_key
 
 logger = logging.getLogger("aristobot.engine")
 
@@ -85,7 +88,7 @@ class TradingEngine:
         self.dedup = Deduplicator(client, window_seconds=settings.ALERT_DEDUP_WINDOW_SECONDS)
         self.executor = AlertExecutor(gateway)
         self.brokers = BrokerDirectory(client)
-        self.partitions = Partitioner(self.brokers)
+        self.partitions = Partitioner(self.brokers, self._markets_cached)
         self.stale_prices = StalePrices(client, max_age_seconds=settings.HEARTBEAT_STALE_SECONDS)
         self.shard_count = settings.ENGINE_SHARDS if shards is None else shards
         self.leases = ShardLeases(client, consumer=self.consumer, count=self.shard_count, lease_seconds=lease_seconds)
@@ -101,6 +104,8 @@ class TradingEngine:
         self._last_shards_check = 0.0
         self.processed = 0
         self._started = False
+        self.claims = PartitionClaims()
+        self.passes = BackgroundPasses(gateway, self.claims, key_of=self._key_of, holds=self.leases.holds)
 
     def start(self) -> None:
         """Lay out the consumer groups, take our shards and their unfinished entries, reconcile orders."""
@@ -109,8 +114,10 @@ class TradingEngine:
         self.leases.start()
         self._shards_follow()
         owned = self._owned_by(self._active)
-        orders_reconcile(self.gateway, owned=owned)
-        positions_protect_again(self.gateway, owned=owned)
+        down: Down = set()  # an exchange that does not answer is asked once, not once per order
+        self._markets_warm(owned, down)
+        orders_reconcile(self.gateway, owned=owned, down=down)
+        positions_protect_again(self.gateway, owned=owned, down=down)
 
     @property
     def shards(self) -> frozenset[int]:
@@ -125,16 +132,15 @@ class TradingEngine:
         if not self._active:  # every shard is owned by other engines: stand by
             time.sleep(min(block_ms, 1000) / 1000)
             return False
-        if time.monotonic() - self._last_retry_scan > self.retry_idle_ms / 1000:
+        released = self.claims.released.is_set()  # entries held for the pass can run now
+        if released or time.monotonic() - self._last_retry_scan > self.retry_idle_ms / 1000:
+            self.claims.released.clear()
             self._last_retry_scan = time.monotonic()
             self._retry_stale()
-        if time.monotonic() - self._last_reconcile > RECONCILE_EVERY_SECONDS:
+        # Live orders looked up, guarded positions protected again: on the passes' own thread,
+        # so an exchange slow to answer holds no alert but those of the partition it works on.
+        if time.monotonic() - self._last_reconcile > RECONCILE_EVERY_SECONDS and self.passes.due(shards=self._active):
             self._last_reconcile = time.monotonic()
-            owned = self._owned_by(self._active)
-            if not self.gateway.force_paper:  # live exchanges do not tell us when a resting order fills: ask them
-                orders_reconcile(self.gateway, live_only=True, owned=owned)
-            # Positions the guard holds because placing their protection failed: ask the exchange again.
-            positions_protect_again(self.gateway, owned=owned)
         if 0 in self._active:
             self.stale_prices.check()
             if time.monotonic() - self._last_trim > TRIM_EVERY_SECONDS:
@@ -151,6 +157,7 @@ class TradingEngine:
     def close(self) -> None:
         """Give our shards to the other engines and stop the worker threads (their database
         connections close with them)."""
+        self.passes.close()
         self.leases.stop()
         if self._pool is not None:
             workers = self._threads
@@ -170,8 +177,35 @@ class TradingEngine:
 
     def _owned_by(self, shards: frozenset[int]) -> Owned:
         """Whether a user's partition on a symbol is in `shards`."""
-        count = self.shard_count
-        return lambda user_id, symbol: shard_of(f"{user_id}:{symbol_key(symbol)}", count) in shards
+        return lambda user_id, symbol: self._shard_of(f"{user_id}:{symbol_key(symbol)}") in shards
+
+    def _shard_of(self, partition: str) -> int:
+        """An entry's shard: its user's, so that it is the same in every engine."""
+        return shard_of(shard_key(partition), self.shard_count)
+
+    def _key_of(self, user_id: int | None, symbol: str) -> Key:
+        partition = f"{user_id}:{symbol}"
+        return self._shard_of(partition), partition
+
+    def _markets_cached(self, broker: Broker) -> dict[str, Market] | None:
+        """The markets an alert of `broker` resolves its symbol with, if loaded (no gateway call)."""
+        return self.gateway.routed(paper=self.gateway.force_paper or broker.is_paper).markets_cached(broker.pk)
+
+    def _markets_warm(self, owned: Owned, down: Down) -> None:
+        """Load the markets of brokers with open orders or positions before the first batch, so
+        that their alerts are partitioned with the fills and guard of the market they resolve to."""
+        exchanges: set[tuple[int, bool]] = set()
+        for (user_id, symbol), item in partition_work(self.gateway, live_only=False).items():
+            if owned(user_id, symbol):
+                exchanges |= item.exchanges
+        for broker_id, paper in sorted(exchanges):
+            try:
+                self.gateway.routed(paper=paper).markets(broker_id)
+            except TemporaryError as exc:
+                down.add((broker_id, paper))
+                logger.warning("markets of broker #%s not loaded, its exchange is skipped at start: %s", broker_id, exc)
+            except Exception as exc:
+                logger.warning("markets of broker #%s not loaded: %s", broker_id, failure_text(exc))
 
     def _shards_follow(self) -> None:
         """Between batches: give up surplus shards, take free ones up to our share (at most every
@@ -243,7 +277,7 @@ class TradingEngine:
                         done.append((group_name, stream, entry_id))
                         continue
                     partition = self._partition(stream, fields)
-                    if not partition.startswith(HEARTBEAT_PREFIX) and shard_of(partition, self.shard_count) != shard:
+                    if not partition.startswith(HEARTBEAT_PREFIX) and self._shard_of(partition) != shard:
                         done.append((group_name, stream, entry_id))
                         continue
                     key = (shard, partition)
@@ -252,6 +286,11 @@ class TradingEngine:
                         self._hold_record(stream, entry_id, fields)
                         continue
                     groups.setdefault(key, []).append((stream, entry_id, fields))
+        # The background pass works on one partition at a time: that one's entries wait for it.
+        for key in self.claims.batch_take(groups):
+            self._held[key] = {entry_id for _stream, entry_id, _fields in groups[key]}
+            for stream, entry_id, fields in groups.pop(key):
+                self._hold_record(stream, entry_id, fields)
         for group in groups.values():
             group.sort(key=lambda item: entry_order(item[1]))
         # Candles mark, guard and fill every user's positions on a symbol: they run after the
@@ -270,6 +309,7 @@ class TradingEngine:
             for key, group in candles.items():
                 self._run_partition(key, group, first_delivery, done)
         finally:
+            self.claims.batch_give()
             self._ack(done)
         return sum(len(group) for group in groups.values())
 
@@ -476,21 +516,27 @@ class TradingEngine:
                 self.redis.xack(stream, group, entry_id)
                 continue
             partition = self._partition(stream, fields)
-            if not partition.startswith(HEARTBEAT_PREFIX) and shard_of(partition, self.shard_count) != shard:
+            if not partition.startswith(HEARTBEAT_PREFIX) and self._shard_of(partition) != shard:
                 self.redis.xack(stream, group, entry_id)
                 continue
             key = (shard, partition)
             if key in failed:  # an earlier entry of its partition is still unfinished: wait, untried
                 failed[key].add(entry_id)
                 continue
+            if self.claims.batch_take([key]):  # the background pass works on it: wait, untried
+                failed.setdefault(key, set()).add(entry_id)
+                continue
             if delivered >= self.max_deliveries:
                 self._dead_letter(stream, group, entry_id, fields)
                 continue
-            claimed: Any = self.redis.xclaim(stream, group, self.consumer, 0, [entry_id])
-            if not claimed:  # acknowledged meanwhile
-                continue
-            if not self.handle(stream, entry_id, fields, shard=shard):
-                failed.setdefault(key, set()).add(entry_id)
+            try:
+                claimed: Any = self.redis.xclaim(stream, group, self.consumer, 0, [entry_id])
+                if not claimed:  # acknowledged meanwhile
+                    continue
+                if not self.handle(stream, entry_id, fields, shard=shard):
+                    failed.setdefault(key, set()).add(entry_id)
+            finally:
+                self.claims.batch_give()
         return failed
 
     def _dead_letter(self, stream: str, group: str, entry_id: str, fields: dict[Any, Any]) -> None:

@@ -18,7 +18,7 @@ from apps.webhooks.engine.orders import order_record, order_submit
 from apps.webhooks.engine.positions import (
     order_follow_up_guarded,
     order_state_apply,
-    position_open,
+    position_for_alert,
     protection_cancel,
     protection_sync,
     protection_to_guard,
@@ -132,8 +132,13 @@ class AlertExecutor:
             self._warnings[webhook.pk] = warning
 
     def _guard(self, broker: Broker, alert: Alert) -> None:
-        """An alert's price is a price too: guarded stops and targets it crosses act first."""
-        price = alert.close or alert.prix
+        """An alert's market price is a price too: guarded stops and targets it crosses act first.
+
+        `Close`, else `Prix` of a market action; a limit action's `Prix` is the trader's limit,
+        a price the market has not reached, so it never closes anything."""
+        price = alert.close
+        if price is None and alert.action not in (Action.BUY_LIMIT, Action.SELL_LIMIT):
+            price = alert.prix
         if price is None or self._paper(broker):
             return  # an alert's price is the live market's: paper positions follow the paper feed
         if not WebhookState.objects.filter(
@@ -154,7 +159,10 @@ class AlertExecutor:
         order = None if fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.ENTRY).first()
         if order is None:
             _check_mode(
-                self.gateway, position_open(broker_id=broker.pk, symbol=market.symbol), paper=paper, adding=True
+                self.gateway,
+                position_for_alert(broker_id=broker.pk, symbol=market.symbol, paper=paper),
+                paper=paper,
+                adding=True,
             )
             limit = alert.action is Action.BUY_LIMIT
             balance, last = self._gateway(broker).balance_and_price(broker.pk, market.symbol)
@@ -182,7 +190,7 @@ class AlertExecutor:
         market = self._market(broker, alert.symbol)
         order = None if fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.EXIT).first()
         if order is None:
-            position = _position_required(broker, market, alert)
+            position = _position_required(broker, market, alert, paper=self._paper(broker))
             paper = _check_mode(self.gateway, position, paper=self._paper(broker))
             limit = alert.action is Action.SELL_LIMIT
             # The price only checks the minimum order value: the alert's own price will do.
@@ -228,7 +236,7 @@ class AlertExecutor:
 
     def _maj(self, webhook: Webhook, alert: Alert, broker: Broker) -> None:
         market = self._market(broker, alert.symbol)
-        position = _position_required(broker, market, alert)
+        position = _position_required(broker, market, alert, paper=self._paper(broker))
         paper = _check_mode(self.gateway, position, paper=self._paper(broker))
         old_stop, old_take = position.stop_loss_price, position.take_profit_price
         stop = price_round(alert.prix_sl, market) if alert.prix_sl else old_stop
@@ -279,8 +287,8 @@ def _check_mode(gateway: GatewayClient, position: WebhookState | None, *, paper:
     return bool(position.paper)
 
 
-def _position_required(broker: Broker, market: Market, alert: Alert) -> WebhookState:
-    position = position_open(broker_id=broker.pk, symbol=market.symbol)
+def _position_required(broker: Broker, market: Market, alert: Alert, *, paper: bool) -> WebhookState:
+    position = position_for_alert(broker_id=broker.pk, symbol=market.symbol, paper=paper)
     if position is None or position.quantity <= 0:
         raise AlertInvalid(f"{alert.action}: no open position on {market.symbol} for broker {broker.label}")
     return position

@@ -7,11 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.brokers.models import Broker
 from apps.core.gateway_client import GatewayClient
 from apps.core.streams import order_state_to_dict
 from apps.webhooks.models import Order, Webhook, WebhookState
+from apps.webhooks.push.announce import announce_rows
+from apps.webhooks.push.events import PushKind
 from trading.errors import DuplicateOrder, ExchangeRejected, OrderInvalid, OrderNotFound
 from trading.orders import OrderKind, OrderRequest, OrderSide, OrderState, OrderStatus, OrderType
 
@@ -98,8 +101,12 @@ STATE_FIELDS = [
 ]
 
 
-def order_update_from_state(order: Order, state: OrderState) -> None:
-    """Copy the exchange's view onto the row and mark its fill as carried to the position."""
+def order_update_from_state(order: Order, state: OrderState, *, applied_before: Decimal | None = None) -> bool:
+    """Copy the exchange's view onto the row and mark its fill as carried to the position.
+
+    With `applied_before`, the row is written only if its fill carried is still that (no lock
+    was taken: another engine may have applied the fill meanwhile); whether it was written.
+    """
     order.exchange_order_id = state.id or order.exchange_order_id
     order.status = state.status
     order.filled = state.filled
@@ -108,7 +115,15 @@ def order_update_from_state(order: Order, state: OrderState) -> None:
     order.fee_base = state.fee_base
     order.fill_applied = max(order.fill_applied, state.filled)
     order.raw = _jsonable(order_state_to_dict(state))
-    order.save(update_fields=STATE_FIELDS)
+    if applied_before is None:
+        order.save(update_fields=STATE_FIELDS)
+        return True
+    order.updated_at = timezone.now()
+    fields = {field: getattr(order, field) for field in STATE_FIELDS}
+    if not Order.objects.filter(pk=order.pk, fill_applied=applied_before).update(**fields):
+        return False
+    announce_rows(PushKind.ORDER, [order])  # an update() fires no signal
+    return True
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,20 +8,29 @@ it came as the reply to an order or later as an event (a resting order that fill
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.gateway_client import GatewayClient
-from apps.core.streams import order_state_to_dict
+from apps.core.streams import RECONCILED_SEEN, order_state_to_dict
 from apps.webhooks.engine.failures import failure_text
 from apps.webhooks.engine.ids import client_order_id, order_key_new, order_origin, position_origin
 from apps.webhooks.engine.orders import _jsonable, order_update_from_state
 from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState
 from apps.webhooks.push.announce import announce_rows
 from apps.webhooks.push.events import PushKind
-from trading.errors import DuplicateOrder, OrderNotFound, ProtectionUnsupported, TemporaryError, TradingError
+from trading.errors import (
+    DuplicateOrder,
+    ExchangeRejected,
+    OrderNotFound,
+    ProtectionUnsupported,
+    TemporaryError,
+    TradingError,
+)
 from trading.orders import OrderKind, OrderSide, OrderState, OrderStatus, OrderType, ProtectionRequest
 from trading.positions import Position, position_apply_buy, position_apply_sell, position_unrealized_pnl
 
@@ -30,12 +39,24 @@ logger = logging.getLogger(__name__)
 STORED_PLACES = Decimal("1e-12")
 PROTECTIVE = (OrderKind.STOP_LOSS, OrderKind.TAKE_PROFIT)
 LIVE = (OrderStatus.NEW, OrderStatus.SUBMITTING, OrderStatus.OPEN)
+FINAL = tuple(status for status in OrderStatus if status.is_final)
 # On the protective orders the exchange refused as unsupported: the guard is for good then.
 GUARDED_INSTEAD = "guarded by the engine instead"
 
 
-def position_open(*, broker_id: int, symbol: str) -> WebhookState | None:
-    return WebhookState.objects.filter(broker_id=broker_id, symbol=symbol, status=PositionStatus.OPEN).first()
+def position_open(*, broker_id: int, symbol: str, paper: bool) -> WebhookState | None:
+    """The open position of this broker and symbol with this mark (a paper and a live one may
+    both be open: their coins are on different exchanges and never mix)."""
+    return WebhookState.objects.filter(
+        broker_id=broker_id, symbol=symbol, paper=paper, status=PositionStatus.OPEN
+    ).first()
+
+
+def position_for_alert(*, broker_id: int, symbol: str, paper: bool) -> WebhookState | None:
+    """The open position an alert acts on: the one of the engine's mode, else the other one
+    (the caller's mode check decides whether the alert may touch it)."""
+    rows = WebhookState.objects.filter(broker_id=broker_id, symbol=symbol, status=PositionStatus.OPEN)[:2]
+    return min(rows, key=lambda row: row.paper != paper, default=None)
 
 
 def _domain(position: WebhookState) -> Position:
@@ -71,37 +92,74 @@ def _store(position: WebhookState, figures: Position, *, price: Decimal) -> None
 def order_state_apply(order: Order, state: OrderState) -> WebhookState | None:
     """Record the exchange's answer for an order and carry any new fill to its position.
 
-    Updates `order` in place, so the caller holds the order as recorded.
+    Updates `order` in place, so the caller holds the order as recorded. A status never moves
+    back from final to not final, and a reconciliation's report about a row that changed since
+    it was made is ignored (the row is reloaded instead).
     """
+    order.state_outdated = False  # type: ignore[attr-defined]
+    if _report_outdated(order, state):
+        logger.info("outdated report for %s ignored: the order changed since", order.client_order_id)
+        order.refresh_from_db()
+        order.state_outdated = True  # type: ignore[attr-defined]  # nothing to follow up
+        return order.position if order.position_id else None
     if state.filled <= order.fill_applied:  # nothing new to carry: one UPDATE, no lock
         _order_update_status(order, state)
-        return order.position
+        return order.position if order.position_id else None
+    if getattr(order, "just_recorded", False) and state.status == OrderStatus.FILLED:
+        # Placed by this very try and filled at once in the answer (it can have no event): no
+        # lock, but the UPDATE only lands if no one applied a fill meanwhile (else all is undone).
+        try:
+            with transaction.atomic():
+                return _fill_apply(order, state, applied_before=order.fill_applied)
+        except (_FillRaced, IntegrityError):
+            order.refresh_from_db()  # drops what the undone try left on the object
     with transaction.atomic():
-        if not (getattr(order, "just_recorded", False) and state.status == OrderStatus.FILLED):
-            # The row lock makes a reply and an event for the same fill apply it once. (An order
-            # placed by this very try and filled at once in the answer can have no event.)
-            order.fill_applied, order.fee, order.fee_base = (
-                Order.objects.select_for_update().values_list("fill_applied", "fee", "fee_base").get(pk=order.pk)
-            )
-        new_fill = max(Decimal(0), state.filled - order.fill_applied)
-        new_fee = max(Decimal(0), state.fee - order.fee) if new_fill > 0 else Decimal(0)
-        # A fee the exchange took in coins (a buy's base) leaves fewer coins in the position.
-        new_fill -= max(Decimal(0), state.fee_base - order.fee_base) if order.side == OrderSide.BUY else Decimal(0)
-        position = order.position if order.position_id else None
-        if new_fill > 0:
-            position = _position_apply_fill(order, position, state, new_fill=new_fill, new_fee=new_fee)
-        order.position = position
-        order.position_fresh = new_fill > 0  # type: ignore[attr-defined]
-        order_update_from_state(order, state)
-        return position
+        # The row lock makes a reply and an event for the same fill apply it once.
+        order.fill_applied, order.fee, order.fee_base, order.status = (
+            Order.objects.select_for_update().values_list("fill_applied", "fee", "fee_base", "status").get(pk=order.pk)
+        )
+        return _fill_apply(order, state, applied_before=None)
+
+
+class _FillRaced(Exception):
+    """Another engine applied a fill of this order between our read and our write."""
+
+
+def _fill_apply(order: Order, state: OrderState, *, applied_before: Decimal | None) -> WebhookState | None:
+    new_fill = max(Decimal(0), state.filled - order.fill_applied)
+    new_fee = max(Decimal(0), state.fee - order.fee) if new_fill > 0 else Decimal(0)
+    # A fee the exchange took in coins (a buy's base) leaves fewer coins in the position.
+    new_fill -= max(Decimal(0), state.fee_base - order.fee_base) if order.side == OrderSide.BUY else Decimal(0)
+    position = order.position if order.position_id else None
+    if new_fill > 0:
+        position = _position_apply_fill(order, position, state, new_fill=new_fill, new_fee=new_fee)
+    order.position = position
+    order.position_fresh = new_fill > 0  # type: ignore[attr-defined]
+    if OrderStatus(order.status).is_final and not state.status.is_final:
+        state = replace(state, status=OrderStatus(order.status))  # a final status stays final
+    if not order_update_from_state(order, state, applied_before=applied_before):
+        raise _FillRaced(order.client_order_id)
+    return position
+
+
+def _report_outdated(order: Order, state: OrderState) -> bool:
+    """Whether `state` is a reconciliation's report made before the order's row last changed
+    (the gateway saw the row at `updated_at`; the engine has placed or reused it since)."""
+    seen = state.raw.get(RECONCILED_SEEN) if isinstance(state.raw, dict) else None
+    if not seen:
+        return False
+    current = Order.objects.filter(pk=order.pk).values_list("updated_at", flat=True).first()
+    return current is None or current > datetime.fromisoformat(str(seen))
 
 
 def _position_apply_fill(
     order: Order, position: WebhookState | None, state: OrderState, *, new_fill: Decimal, new_fee: Decimal
 ) -> WebhookState | None:
     price = state.average or order.price or order.stop_price or Decimal(0)
-    if position is None or position.status != PositionStatus.OPEN:
-        position = position_open(broker_id=order.broker_id, symbol=order.symbol)
+    if position is None or position.status != PositionStatus.OPEN or position.paper != order.paper:
+        # A fill goes to the open position of its own mark, never the other's: a paper fill
+        # in a live position would cancel and re-size real protection for coins that are not there.
+        position = position_open(broker_id=order.broker_id, symbol=order.symbol, paper=order.paper)
     if order.side == OrderSide.BUY:
         if position is None:
             position = WebhookState(
@@ -146,8 +204,16 @@ def _order_copy_status(order: Order, state: OrderState) -> None:
 
 
 def _order_update_status(order: Order, state: OrderState) -> None:
+    """One UPDATE; an answer that is not final never moves a final status back."""
     _order_copy_status(order, state)
-    order.save(update_fields=["exchange_order_id", "status", "average_price", "raw", "updated_at"])
+    rows = Order.objects.filter(pk=order.pk)
+    if not state.status.is_final:
+        rows = rows.exclude(status__in=FINAL)
+    if rows.update(**{field: getattr(order, field) for field in STATUS_FIELDS}):
+        announce_rows(PushKind.ORDER, [order])  # an update() fires no signal
+    else:  # final already (a late event): the row stays as it is, nothing to follow up
+        order.refresh_from_db()
+        order.state_outdated = True  # type: ignore[attr-defined]
 
 
 def _protective_orders(position: WebhookState) -> list[Order]:
@@ -174,7 +240,7 @@ def exits_cancel(position: WebhookState, gateway: GatewayClient) -> None:
 def _orders_cancel(position: WebhookState, gateway: GatewayClient, orders: list[Order]) -> None:
     never_sent = [order.pk for order in orders if order.status == OrderStatus.NEW]
     if never_sent:
-        Order.objects.filter(pk__in=never_sent).update(status=OrderStatus.CANCELED)
+        Order.objects.filter(pk__in=never_sent).update(status=OrderStatus.CANCELED, updated_at=timezone.now())
         announce_rows(PushKind.ORDER, [order for order in orders if order.pk in never_sent])
     sent = [order for order in orders if order.status != OrderStatus.NEW]
     if not sent:
@@ -182,14 +248,14 @@ def _orders_cancel(position: WebhookState, gateway: GatewayClient, orders: list[
     answers = gateway.routed(paper=position.paper).cancel_orders(
         position.broker_id, symbol=position.symbol, client_order_ids=[order.client_order_id for order in sent]
     )
-    quiet, filled = [], False
+    quiet, filled, failure = [], False, None
     for order, answer in zip(sent, answers, strict=True):
         if isinstance(answer, OrderNotFound):
             order.status, order.error_message = OrderStatus.CANCELED, "not found on the exchange"
             order.updated_at = timezone.now()
             quiet.append(order)
         elif isinstance(answer, TradingError):
-            raise answer
+            failure = failure or answer  # raised once the answers already learned are saved
         elif answer.filled <= order.fill_applied:  # the usual case: cancelled, nothing filled
             _order_copy_status(order, answer)
             quiet.append(order)
@@ -199,6 +265,8 @@ def _orders_cancel(position: WebhookState, gateway: GatewayClient, orders: list[
     _orders_save(quiet, [*STATUS_FIELDS, "error_message"])
     if filled:
         position.refresh_from_db()
+    if failure is not None:
+        raise failure
 
 
 def protection_sync(
@@ -281,18 +349,25 @@ def protection_sync(
 
 
 def _reusable_client_order_ids(*, origin: str, kinds: list[OrderKind]) -> tuple[dict[OrderKind, str], set[str]]:
-    """Client order ids for this origin, skipping ids whose orders already ended; and which of
-    the chosen ids already have a row (an earlier try recorded them)."""
-    candidates = {kind: [client_order_id(origin=origin, kind=kind, attempt=n) for n in range(20)] for kind in kinds}
-    statuses = dict(
-        Order.objects.filter(client_order_id__in=[c for ids in candidates.values() for c in ids]).values_list(
-            "client_order_id", "status"
-        )
-    )
+    """Client order ids for this origin: the first attempt whose order never reached the
+    exchange or is in flight (a retry finds it again), else a new attempt after all that ended;
+    an id whose order ended is never sent again (the exchange would answer with the old order).
+    Also which of the chosen ids already have a row (an earlier try recorded them)."""
+    chosen: dict[OrderKind, str] = {}
+    statuses: dict[str, str] = {}
     reusable = (OrderStatus.NEW, OrderStatus.SUBMITTING, OrderStatus.REJECTED)
-    chosen = {}
-    for kind, ids in candidates.items():
-        chosen[kind] = next((c for c in ids if statuses.get(c) is None or statuses[c] in reusable), ids[-1])
+    for kind in kinds:
+        stem = client_order_id(origin=origin, kind=kind)
+        ours = dict(Order.objects.filter(client_order_id__startswith=stem).values_list("client_order_id", "status"))
+        statuses.update(ours)
+        attempt, candidate = 0, stem
+        while candidate in ours and ours[candidate] not in reusable:
+            attempt += 1
+            following = client_order_id(origin=origin, kind=kind, attempt=attempt)
+            if following == candidate:  # cut at the exchange's length: no new id can be made
+                raise ExchangeRejected(f"no new client order id can follow {candidate}")
+            candidate = following
+        chosen[kind] = candidate
     return chosen, {c for c in chosen.values() if c in statuses}
 
 
@@ -312,9 +387,14 @@ def _protection_place(position: WebhookState, rows: list[Order], gateway: Gatewa
     stop_row = next((row for row in rows if row.kind == OrderKind.STOP_LOSS), None)
     take_row = next((row for row in rows if row.kind == OrderKind.TAKE_PROFIT), None)
     if any(row.status != OrderStatus.SUBMITTING for row in rows):  # rows of an earlier try
+        # updated_at too (update() skips auto_now): it tells the gateway's reconciliation the
+        # row is in flight again, not settled.
+        now = timezone.now()
         Order.objects.filter(pk__in=[row.pk for row in rows]).exclude(status=OrderStatus.SUBMITTING).update(
-            status=OrderStatus.SUBMITTING
+            status=OrderStatus.SUBMITTING, updated_at=now
         )
+        for row in rows:
+            row.status, row.updated_at = OrderStatus.SUBMITTING, now
         announce_rows(PushKind.ORDER, rows)
     request = ProtectionRequest(
         symbol=position.symbol,
@@ -328,7 +408,7 @@ def _protection_place(position: WebhookState, rows: list[Order], gateway: Gatewa
         states = gateway.create_protection(position.broker_id, request)
     except ProtectionUnsupported as exc:
         Order.objects.filter(pk__in=[row.pk for row in rows]).update(
-            status=OrderStatus.REJECTED, error_message=f"{exc}: {GUARDED_INSTEAD}"
+            status=OrderStatus.REJECTED, error_message=f"{exc}: {GUARDED_INSTEAD}", updated_at=timezone.now()
         )
         announce_rows(PushKind.ORDER, rows)
         _set_protection_fields(position, [], mode=ProtectionMode.ENGINE)
@@ -338,7 +418,7 @@ def _protection_place(position: WebhookState, rows: list[Order], gateway: Gatewa
     except Exception as exc:
         if not isinstance(exc, TemporaryError):  # refused: never placed (a timeout may have been)
             Order.objects.filter(pk__in=[row.pk for row in rows]).update(
-                status=OrderStatus.REJECTED, error_message=str(exc)
+                status=OrderStatus.REJECTED, error_message=str(exc), updated_at=timezone.now()
             )
             announce_rows(PushKind.ORDER, rows)
         # Unprotected on the exchange for now: the guard closes it on prices until a later pass
@@ -363,7 +443,9 @@ def _protection_lookup(rows: list[Order], gateway: GatewayClient) -> list[OrderS
             states.append(gateway.fetch_order(row.broker_id, symbol=row.symbol, client_order_id=row.client_order_id))
         except OrderNotFound:
             Order.objects.filter(pk=row.pk).update(
-                status=OrderStatus.REJECTED, error_message="the exchange said duplicate but has no such order"
+                status=OrderStatus.REJECTED,
+                error_message="the exchange said duplicate but has no such order",
+                updated_at=timezone.now(),
             )
             row.status = OrderStatus.REJECTED
     return states
@@ -377,7 +459,7 @@ def _protection_resume(position: WebhookState, rows: list[Order], gateway: Gatew
         try:
             states.append(gateway.fetch_order(row.broker_id, symbol=row.symbol, client_order_id=row.client_order_id))
         except OrderNotFound:
-            Order.objects.filter(pk=row.pk).update(status=OrderStatus.NEW)
+            Order.objects.filter(pk=row.pk).update(status=OrderStatus.NEW, updated_at=timezone.now())
             announce_rows(PushKind.ORDER, [row])
     if len(states) == len(rows):
         _apply_protection_states(position, rows, states)
@@ -387,6 +469,9 @@ def _protection_resume(position: WebhookState, rows: list[Order], gateway: Gatew
 
 
 def _apply_protection_states(position: WebhookState, rows: list[Order], states: list[OrderState]) -> None:
+    """Record the exchange's answer to a placement. One that is already over (cancelled,
+    expired, rejected, or an old order under the same id) holds nothing: the engine guards the
+    position until a later pass places it again, and the failure is raised."""
     by_client = {state.client_order_id: state for state in states}
     resting = []
     for row in rows:
@@ -399,7 +484,15 @@ def _apply_protection_states(position: WebhookState, rows: list[Order], states: 
         else:
             order_state_apply(row, state)
     _orders_save(resting, STATUS_FIELDS)
-    _set_protection_fields(position, rows)
+    unheld = [row for row in rows if row.status not in LIVE and row.status != OrderStatus.FILLED]
+    if not unheld:
+        _set_protection_fields(position, rows)
+        return
+    position.refresh_from_db()
+    if position.status == PositionStatus.OPEN:
+        _set_protection_fields(position, [], mode=ProtectionMode.ENGINE)
+    ended = ", ".join(f"{row.client_order_id} {row.status}" for row in unheld)
+    raise ExchangeRejected(f"the exchange holds no protection after placing it ({ended}): guarded by the engine")
 
 
 def _set_protection_fields(position: WebhookState, rows: list[Order], *, mode: str | None = None) -> None:
@@ -416,7 +509,7 @@ def order_follow_up(order: Order, gateway: GatewayClient) -> None:
     """What an order's new state asks for next: protect after an entry, cancel a twin,
     re-protect what an exit left. `order` is as order_state_apply left it."""
     position = order.position if order.position_id else None
-    if position is None:
+    if position is None or getattr(order, "state_outdated", False):
         return
     if order.kind in PROTECTIVE and order.status == OrderStatus.FILLED:
         if position.status == PositionStatus.OPEN:

@@ -108,6 +108,7 @@ class BrokerDirectory:
         self.redis = client
         self.max_age = max_age
         self._brokers: dict[int, Broker | None] = {}
+        self._defaults: dict[int, int | None] = {}  # user id → default broker id
         self._version: bytes | None = None
         self._loaded_at = 0.0
         self._lock = threading.Lock()
@@ -122,6 +123,7 @@ class BrokerDirectory:
         if stale or version != self._version:
             with self._lock:
                 self._brokers = {}
+                self._defaults = {}
                 self._version = version
                 self._loaded_at = time.monotonic()
 
@@ -131,6 +133,15 @@ class BrokerDirectory:
             with self._lock:
                 self._brokers[broker_id] = broker
         return self._brokers[broker_id]
+
+    def default_of(self, user_id: int) -> Broker | None:
+        """The user's default broker (what an alert without UserExchangeID trades on)."""
+        if user_id not in self._defaults:
+            found = Broker.objects.filter(user_id=user_id, is_default=True).values_list("pk", flat=True).first()
+            with self._lock:
+                self._defaults[user_id] = found
+        broker_id = self._defaults[user_id]
+        return None if broker_id is None else self.get(broker_id)
 
 
 def _token_users_broker(raw: RawAlert, payload: dict[str, Any], brokers: BrokerDirectory) -> Broker | None:

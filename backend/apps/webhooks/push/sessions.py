@@ -2,7 +2,9 @@
 deactivated account closes every socket of the user (their other sessions are no longer valid).
 
 Each socket joins the channel-layer group of its session (`session_group`) beside its user's;
-a `sockets.close` message to either group closes the sockets in it with CLOSE_SIGNED_OUT.
+a `sockets.close` message to either group closes the sockets in it with CLOSE_SIGNED_OUT. That
+message is the fast path only (Redis may be down, a session can end without a sign-out): each
+socket also checks `session_signed_in` when it joins and periodically (consumer.py).
 """
 
 from __future__ import annotations
@@ -10,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from importlib import import_module
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
 
 from apps.webhooks.push.forwarder import user_group
 
@@ -28,6 +33,28 @@ logger = logging.getLogger("aristobot.push")
 CLOSE_SIGNED_OUT = 4403
 SEND_TIMEOUT_SECONDS = 2.0  # a sign-out never waits long for Redis
 CLOSE_MESSAGE = {"type": "sockets.close"}
+
+
+def session_signed_in(session_key: str | None, user_id: int | None) -> bool:
+    """Whether this session still signs in this user, as the next HTTP request would find it: the
+    session exists and has not expired, it names the user, its password hash still matches the
+    user's (or one made with a SECRET_KEY_FALLBACKS key) and the user is active. Read only: unlike
+    `django.contrib.auth.get_user` it neither flushes nor cycles the session."""
+    if not session_key or user_id is None:
+        return False
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    data = store.load()
+    if store.session_key is None or str(data.get(SESSION_KEY)) != str(user_id):  # gone, expired, another user
+        return False
+    user = get_user_model()._default_manager.filter(pk=user_id).first()
+    if user is None or not getattr(user, "is_active", True):
+        return False
+    session_hash = data.get(HASH_SESSION_KEY)
+    if not isinstance(session_hash, str) or not session_hash:
+        return False
+    return constant_time_compare(session_hash, user.get_session_auth_hash()) or any(
+        constant_time_compare(session_hash, fallback) for fallback in user.get_session_auth_fallback_hash()
+    )
 
 
 def session_group(session_key: str) -> str:

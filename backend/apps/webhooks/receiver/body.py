@@ -21,11 +21,16 @@ from trading.errors import AlertInvalid
 TOKEN_FIELD = "Token"
 MAX_NESTING = 32  # levels of objects and arrays, the body itself being the first
 MASK = "***"
+TOO_DEEP = "[nested too deep: removed]"  # what a rejected record keeps of the parts beyond MAX_NESTING
 _SECRETS = frozenset(name.casefold() for name in SECRET_FIELDS)
 _SECRET_LENGTHS = frozenset(len(name) for name in _SECRETS)  # a cheap test before casefold()
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 # A token-looking member in a body too broken to parse: masked before the text is stored.
 _TOKEN_MEMBER = re.compile(r"""(["']?token["']?\s*[:=]\s*)("[^"]*"?|'[^']*'?|[^,}\s]*)""", re.IGNORECASE)
+# A JSON string in a body too broken to parse (unterminated at the end of the text too).
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)(?:"|\\?\Z)', re.DOTALL)
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 
 
 class BodyInvalid(ValueError):
@@ -137,8 +142,9 @@ def _holds_secret(payload: dict[str, Any], token: str) -> bool:
     return False
 
 
-def _scrubbed(value: dict[str, Any] | list[Any], token: str) -> Any:
-    """A copy without secret fields and with `token` masked; the depth is bounded by MAX_NESTING."""
+def _scrubbed(value: dict[str, Any] | list[Any], token: str, level: int = 1) -> Any:
+    """A copy without secret fields and with `token` masked; objects and arrays deeper than
+    MAX_NESTING (the body being level 1) are replaced by TOO_DEEP, so the recursion is bounded."""
     items = value.items() if isinstance(value, dict) else enumerate(value)
     clean: list[tuple[Any, Any]] = []
     for key, item in items:
@@ -148,16 +154,46 @@ def _scrubbed(value: dict[str, Any] | list[Any], token: str) -> Any:
             if token in key:
                 key = key.replace(token, MASK)
         if isinstance(item, dict | list):
-            item = _scrubbed(item, token)
+            item = _scrubbed(item, token, level + 1) if level < MAX_NESTING else TOO_DEEP
         elif isinstance(item, str) and token in item:
             item = item.replace(token, MASK)
         clean.append((key, item))
     return dict(clean) if isinstance(value, dict) else [item for _, item in clean]
 
 
-def body_redacted(raw: bytes, token: str) -> str:
-    """An unparseable body as text, with the sender's token and any token-looking member masked."""
+def body_redacted(raw: bytes, token: str, payload: dict[str, Any] | None = None) -> str:
+    """A rejected body made safe to store.
+
+    `payload` (the body parsed but failed a check, such as the nesting depth): the object without
+    its secret fields and with the sender's token masked, as the parser decoded them (escapes
+    included), cut at MAX_NESTING. Otherwise the body as text, with the sender's token (plain or
+    JSON-escaped) and any token-looking member masked.
+    """
+    if payload is not None:
+        return json.dumps(_scrubbed(payload, token), ensure_ascii=True, separators=(",", ":"))
     text = raw.decode("utf-8", errors="replace")
+    if "\\" in text:
+        text = _STRING.sub(lambda match: _unescaped_secret(match, token), text)
     if token:
         text = text.replace(token, MASK)
     return _TOKEN_MEMBER.sub(rf'\1"{MASK}"', text)
+
+
+def _unescaped_secret(match: re.Match[str], token: str) -> str:
+    """A JSON string with escapes: decoded, with the token masked, when it holds the token or names
+    a secret field (so _TOKEN_MEMBER then finds it); else left as it was."""
+    if "\\" not in match[1]:
+        return match[0]
+    value = _ESCAPE.sub(_unescape_one, match[1])
+    if token and token in value:
+        return json.dumps(value.replace(token, MASK), ensure_ascii=True)
+    if value.casefold() == "token" or _is_secret(value):
+        return json.dumps(value, ensure_ascii=True)
+    return match[0]
+
+
+def _unescape_one(match: re.Match[str]) -> str:
+    escape = match[1]
+    if len(escape) == 5:  # uXXXX
+        return chr(int(escape[1:], 16))
+    return _SIMPLE_ESCAPES.get(escape, escape)

@@ -22,8 +22,8 @@ class ReceiverConfig:
     idle_timeout: float = (
         15.0  # a connection without a complete request head this long after opening or answering is closed
     )
-    body_timeout: float = 5.0  # seconds to receive a body once its head arrived (408 after)
-    max_connections: int = 512  # open connections; beyond it the least recently active idle one is closed
+    body_timeout: float = 2.0  # seconds for a body once its head arrived (408 after); TradingView sends both at once
+    max_connections: int = 512  # beyond it the least recently active connection idle or waiting for a body is closed
 
     @property
     def burst(self) -> int:

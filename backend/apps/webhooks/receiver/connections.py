@@ -3,8 +3,10 @@
 aiohttp closes a connection that sends no complete request head within `keepalive_timeout` of
 connecting or of its last answer (see runner.py), but it has no cap: connections opened faster than
 they time out would exhaust the process's file limit, and then accept() fails for everyone. Here a
-new connection beyond the cap closes the least recently active one that has no request in flight;
-when every connection is busy, the new one is closed at once.
+new connection beyond the cap closes the least recently active one that is idle or still waiting for
+a request's body (a sender that opens a request and never sends its body cannot hold a connection a
+real alert needs); one whose body is in and being stored is never closed. When every connection is
+storing, the new one is closed at once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import resource
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -23,13 +26,19 @@ RESERVED_FILES = 64  # descriptors kept for Redis, the database, logs and the li
 class _Tracked(asyncio.Protocol):
     """A connection's protocol (aiohttp's request handler) with its activity reported to the guard."""
 
-    __slots__ = ("_guard", "busy", "inner", "transport")
+    __slots__ = ("_guard", "busy", "inner", "reading", "transport")
 
     def __init__(self, guard: ConnectionGuard, inner: asyncio.Protocol) -> None:
         self._guard = guard
         self.inner = inner
         self.busy = 0  # requests being handled (a pipelined connection may have more than one)
+        self.reading = 0  # of those, requests still waiting for their body
         self.transport: asyncio.BaseTransport | None = None
+
+    @property
+    def evictable(self) -> bool:
+        """Idle, or every request on it still waiting for its body: nothing of an alert would be lost."""
+        return self.busy == self.reading
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -56,20 +65,21 @@ class _Tracked(asyncio.Protocol):
 
 
 class _Refused(asyncio.Protocol):
-    """A connection over the cap while every other one is busy: closed as soon as it is made."""
+    """A connection over the cap while every other one is storing an alert: closed as soon as it is made."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport.abort()  # type: ignore[attr-defined]
 
 
 class ConnectionGuard:
-    """Keeps at most `limit` connections open, closing the least recently active idle one first."""
+    """Keeps at most `limit` connections open, closing the least recently active idle or body-waiting one first."""
 
     def __init__(self, limit: int) -> None:
         self.limit = max(1, limit)
         self._open: OrderedDict[_Tracked, None] = OrderedDict()  # least recently active first
         self._by_handler: dict[Any, _Tracked] = {}
-        self.evicted = 0
+        self.evicted = 0  # closed over the cap: idle, or waiting for a body (also counted in `evicted_reading`)
+        self.evicted_reading = 0  # closed over the cap while waiting for a request's body
         self.refused = 0
 
     def protocol_factory(self, make: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
@@ -84,8 +94,11 @@ class ConnectionGuard:
         return factory
 
     def _evict_one(self) -> bool:
+        """Close the least recently active connection that is idle or waiting for a body; False when none is."""
         for tracked in self._open:
-            if not tracked.busy:
+            if tracked.evictable:
+                if tracked.reading:
+                    self.evicted_reading += 1
                 self._forget(tracked)
                 if tracked.transport is not None:
                     tracked.transport.abort()  # type: ignore[attr-defined]
@@ -112,7 +125,7 @@ class ConnectionGuard:
     async def middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        """Marks the connection busy while its request is handled, so the cap never cuts an alert in flight."""
+        """Marks the connection busy while its request is handled, so the cap never cuts an alert being stored."""
         tracked = self._by_handler.get(request.protocol)
         if tracked is None:  # served without the guard (tests' own server)
             return await handler(request)
@@ -123,9 +136,28 @@ class ConnectionGuard:
             tracked.busy -= 1
             self.active(tracked)
 
+    @contextmanager
+    def reading_body(self, request: web.Request) -> Iterator[None]:
+        """Marks the request's connection as waiting for its body: the cap may close it meanwhile."""
+        tracked = self._by_handler.get(request.protocol)
+        if tracked is None:
+            yield
+            return
+        tracked.reading += 1
+        try:
+            yield
+        finally:
+            tracked.reading -= 1
+
     def snapshot(self) -> dict[str, int]:
         """Counters for GET /health."""
-        return {"open": len(self._open), "limit": self.limit, "evicted": self.evicted, "refused": self.refused}
+        return {
+            "open": len(self._open),
+            "limit": self.limit,
+            "evicted": self.evicted,
+            "evicted_reading": self.evicted_reading,
+            "refused": self.refused,
+        }
 
 
 def connection_limit(wanted: int) -> tuple[int, int]:

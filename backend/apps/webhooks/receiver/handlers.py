@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -86,44 +87,59 @@ class WebhookHandlers:
         ip = self._addresses.client_ip(request.remote, request.headers.get("X-Forwarded-For"))
         if not self._addresses.allowed(ip):
             return self._reject(Rejection.FORBIDDEN_IP, 403, "source address not allowed")
-        raw = await self._read_body(request)
-        if isinstance(raw, web.Response):
-            return raw
-        token = request.match_info.get("token") or request.headers.get(TOKEN_HEADER)
-        if token:
-            return await self._outer_token(raw, token, ip)
-        return await self._body_token(raw, ip)
-
-    async def _read_body(self, request: web.Request) -> bytes | web.Response:
-        """The body, or the answer when it is too large, too slow or broken (the connection is then closed)."""
         length = request.content_length
         if length is not None and length > self._max_body:
             return self._too_large()
+        token = request.match_info.get("token") or request.headers.get(TOKEN_HEADER)
+        if token:
+            # Checked before the body is read: a sender without a token cannot hold a connection waiting for one.
+            identity = self._index.identify(token)
+            if identity is None:
+                return self._reject(Rejection.UNAUTHORIZED, 401, "invalid token")
+            raw = await self._read_body(request)
+            if isinstance(raw, web.Response):
+                return raw
+            return await self._outer_token(raw, token, identity, ip)
+        raw = await self._read_body(request)
+        if isinstance(raw, web.Response):
+            return raw
+        return await self._body_token(raw, ip)
+
+    async def _read_body(self, request: web.Request) -> bytes | web.Response:
+        """The body, or the answer when it is too large, too slow or broken (the connection is then closed).
+
+        While it waits, the connection may be closed by the cap on connections (connections.py); a
+        sender gone mid-body is counted (`disconnected`) and dropped without a log line.
+        """
         try:
-            async with asyncio.timeout(self._config.body_timeout):  # aiohttp has no body read timeout
-                return await request.read()  # the app's client_max_size stops a body without Content-Length
+            with self._connections.reading_body(request):
+                async with asyncio.timeout(self._config.body_timeout):  # aiohttp has no body read timeout
+                    return await request.read()  # the app's client_max_size stops a body without Content-Length
         except web.HTTPRequestEntityTooLarge:
             return self._too_large()
         except TimeoutError:
             response = self._reject(
                 Rejection.SLOW_BODY, 408, f"body not received within {self._config.body_timeout:g} s"
             )
-        except web.RequestPayloadError as exc:  # broken chunked encoding, connection cut mid-body
+        except web.RequestPayloadError as exc:  # broken chunked encoding, body shorter than its Content-Length
             response = self._reject(Rejection.BAD_BODY, 400, f"body could not be read: {exc}")
-        response.force_close()
+        except ConnectionError:  # "Connection lost" (aiohttp's ClientConnectionResetError is one too)
+            response = self._reject(Rejection.DISCONNECTED, 400, "connection closed before the whole body arrived")
+        except RuntimeError as exc:  # aiohttp's StreamReader once the connection is gone
+            if str(exc) != "Connection closed.":
+                raise
+            response = self._reject(Rejection.DISCONNECTED, 400, "connection closed before the whole body arrived")
+        response.force_close()  # nobody reads this answer when disconnected: aiohttp drops it quietly
         return response
 
-    async def _outer_token(self, raw: bytes, token: str, ip: str) -> web.Response:
-        """Token from the path or header: authenticate before reading the body; record unreadable bodies."""
-        identity = self._index.identify(token)
-        if identity is None:
-            return self._reject(Rejection.UNAUTHORIZED, 401, "invalid token")
+    async def _outer_token(self, raw: bytes, token: str, identity: Identity, ip: str) -> web.Response:
+        """Token from the path or header, already authenticated: rate-limit, then store (unreadable bodies recorded)."""
         if limited := self._limited(identity):
             return limited
         try:
             body = body_parse(raw)
         except BodyInvalid as exc:
-            return await self._record_invalid(raw, token, identity, ip, str(exc))
+            return await self._record_invalid(raw, token, identity, ip, str(exc), exc.payload)
         return await self._store(body_to_store(body, token), identity, ip)
 
     async def _body_token(self, raw: bytes, ip: str) -> web.Response:
@@ -146,7 +162,7 @@ class WebhookHandlers:
         if limited := self._limited(identity):
             return limited
         if body is None:
-            return await self._record_invalid(raw, token, identity, ip, problem)
+            return await self._record_invalid(raw, token, identity, ip, problem, payload)
         return await self._store(body_to_store(body, token), identity, ip)
 
     def _limited(self, identity: Identity) -> web.Response | None:
@@ -174,10 +190,15 @@ class WebhookHandlers:
         answer = orjson.dumps({"status": "received", "trace_id": trace_id})
         return web.Response(body=answer, content_type=JSON, headers=ANY_ORIGIN)
 
-    async def _record_invalid(self, raw: bytes, token: str, identity: Identity, ip: str, problem: str) -> web.Response:
-        """Answer 400, and store the redacted body with `rejected` so the trader sees the error."""
+    async def _record_invalid(
+        self, raw: bytes, token: str, identity: Identity, ip: str, problem: str, payload: dict[str, Any] | None
+    ) -> web.Response:
+        """Answer 400, and store the redacted body with `rejected` so the trader sees the error.
+
+        `payload`: the body parsed but failed a check; its scrubbed object is stored, not the text.
+        """
         alert = RawAlert(
-            body=body_redacted(raw, token),
+            body=body_redacted(raw, token, payload),
             received_at=utc_now_iso(),
             trace_id=uuid.uuid4().hex,
             user_id=identity.user_id,

@@ -28,17 +28,22 @@ MALFORMED_LOG_EVERY = 10.0  # seconds between two lines about malformed requests
 
 
 class HttpErrorLog(logging.LoggerAdapter[logging.Logger]):
-    """aiohttp's server logger: a malformed request is the client's fault, logged as one line, not a traceback."""
+    """aiohttp's server logger: a malformed request or a client gone mid-request is the client's doing,
+    logged as one line (at most one per MALFORMED_LOG_EVERY, the rest counted), not a traceback."""
 
     def __init__(self, target: logging.Logger) -> None:
         super().__init__(target, {})
         self._malformed = LogThrottle(target, every=MALFORMED_LOG_EVERY)
+        self._disconnected = LogThrottle(target, every=MALFORMED_LOG_EVERY)
 
     def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
         error = exc_info if isinstance(exc_info, BaseException) else None
+        peer = args[0] if args else "?"
         if isinstance(error, HttpProcessingError):
-            peer = args[0] if args else "?"
             self._malformed.warning("malformed HTTP request from %s: %s", peer, _one_line(error))
+            return
+        if isinstance(error, ConnectionError):  # handlers.py drops these; a read elsewhere may still meet one
+            self._disconnected.warning("client %s disconnected mid-request: %s", peer, _one_line(error))
             return
         super().exception(msg, *args, exc_info=exc_info, **kwargs)
 
@@ -46,8 +51,9 @@ class HttpErrorLog(logging.LoggerAdapter[logging.Logger]):
         return msg, kwargs
 
 
-def _one_line(error: HttpProcessingError) -> str:
-    text = " ".join(str(error.message or type(error).__name__).split())
+def _one_line(error: BaseException) -> str:
+    message = error.message if isinstance(error, HttpProcessingError) else str(error)
+    text = " ".join(str(message or type(error).__name__).split())
     return text if len(text) <= 200 else text[:197] + "..."
 
 

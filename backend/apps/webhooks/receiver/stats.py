@@ -18,6 +18,7 @@ class Rejection(StrEnum):
     RATE_LIMITED = "rate_limited"
     BAD_BODY = "bad_body"
     SLOW_BODY = "slow_body"
+    DISCONNECTED = "disconnected"  # the sender closed the connection (or the cap closed it) before the whole body
     STORE_UNAVAILABLE = "store_unavailable"
 
 
