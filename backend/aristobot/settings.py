@@ -167,10 +167,10 @@ MIDDLEWARE = [
 ]
 
 # --- Sign-in throttling (django-axes), for the API sign-in and /admin/login/ alike ------------
-# Failures are counted per client address (across usernames): one address that guesses is
-# stopped after AXES_FAILURE_LIMIT within the cool-off, while the real user signs in from theirs
-# (a per-username lock would let anyone lock a user out). A combination username+address would
-# add nothing beside it: axes takes the largest count. Failures are kept in the database
+# Failures are counted per client address (across usernames; an IPv6 address as its /64): one
+# address that guesses is stopped after AXES_FAILURE_LIMIT within the cool-off, while the real user
+# signs in from theirs (a plain per-username lock would let anyone lock a user out: the per-username
+# limit below spares addresses the user signed in from). Failures are kept in the database
 # (visible and resettable in the admin, `manage.py axes_reset`), so they hold whatever Redis does.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = 10
@@ -179,6 +179,11 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = False  # else one good sign-in (any account) would let an address guess again
 AXES_CLIENT_IP_CALLABLE = "apps.core.api.auth.client_ip"  # X-Forwarded-For only from WEBHOOK_TRUSTED_PROXIES
 AXES_LOCKOUT_CALLABLE = "apps.core.api.auth.lockout_response"
+# Per username too (apps.core.api.auth.SignInThrottle, docs/deployment.md): this many wrong passwords
+# for one username within the cool-off, from any addresses, refuse it from every address that has
+# never signed in as it; the user's own addresses still can. 0 turns it off.
+AXES_HANDLER = "apps.core.api.auth.SignInThrottle"
+SIGN_IN_USERNAME_FAILURE_LIMIT = 30
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password"]
 
 ROOT_URLCONF = "aristobot.urls"

@@ -243,3 +243,111 @@ def test_the_stranger_cannot_reset_his_count_by_signing_in_to_his_own_account(al
     assert _sign_in("charlie", "charlie-password", ATTACKER) == 200
 
     assert _sign_in("alice", "one-more-guess", ATTACKER) == 429
+
+
+# --- An IPv6 subscriber holds a /64: its addresses count as one --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::"),
+        ("::ffff:203.0.113.5", "203.0.113.5"),
+        ("203.0.113.5", "203.0.113.5"),
+        ("", ""),
+    ],
+)
+def test_failures_count_against_an_ipv6_addresses_64(address: str, counted_as: str) -> None:
+    from apps.core.api.auth import throttled_address
+
+    assert throttled_address(address) == counted_as
+
+
+def test_guessing_from_ever_new_addresses_of_one_ipv6_64_is_stopped(alice) -> None:
+    from django.conf import settings
+
+    answers = [
+        _sign_in("alice", f"guess-{n}", f"2001:db8:bad:1::{n + 1:x}") for n in range(settings.AXES_FAILURE_LIMIT)
+    ]
+
+    assert answers[-1] == 429
+    assert _sign_in("alice", "alice-password", "2001:db8:bad:1:ffff::1") == 429
+    assert _sign_in("alice", "alice-password", "2001:db8:bad:2::1") == 200  # the next /64: another subscriber
+
+
+# --- Per username: a botnet is stopped, the user at home is not --------------------------------
+
+USERNAME_LIMIT = 5
+
+
+@pytest.fixture
+def username_limit(settings) -> None:
+    settings.SIGN_IN_USERNAME_FAILURE_LIMIT = USERNAME_LIMIT
+
+
+def _botnet_guesses(username: str, count: int = USERNAME_LIMIT) -> list[int]:
+    """One wrong password from each of `count` new addresses: no address reaches its own limit."""
+    return [_sign_in(username, f"guess-{n}", f"192.0.2.{n + 10}") for n in range(count)]
+
+
+def _username_locked_message(address: str) -> str:
+    answer = APIClient().post(
+        "/api/auth/login/", {"username": "alice", "password": "alice-password"}, format="json", REMOTE_ADDR=address
+    )
+    assert answer.status_code == 429
+    return answer.json()["message"]
+
+
+def test_guessing_one_username_from_many_addresses_is_stopped_at_the_username_limit(alice, username_limit) -> None:
+    assert _botnet_guesses("alice") == [400] * USERNAME_LIMIT
+
+    assert _sign_in("alice", "guess-from-a-new-bot", "192.0.2.200") == 429
+    assert "for this username" in _username_locked_message("192.0.2.201")  # the right password too
+
+
+def test_the_username_limit_spares_addresses_the_user_signed_in_from(alice, username_limit) -> None:
+    assert _sign_in("alice", "alice-password", ALICE_HOME) == 200
+    _botnet_guesses("alice")
+
+    assert _sign_in("alice", "alice-password", ALICE_HOME) == 200
+
+
+def test_the_username_limit_spares_the_users_whole_ipv6_64(alice, username_limit) -> None:
+    assert _sign_in("alice", "alice-password", "2001:db8:a11c:e::1") == 200
+    _botnet_guesses("alice")
+
+    assert _sign_in("alice", "alice-password", "2001:db8:a11c:e:1234::99") == 200  # a new privacy address
+
+
+def test_the_username_limit_locks_that_username_only(alice, bob, username_limit) -> None:
+    _botnet_guesses("alice")
+
+    assert _sign_in("bob", "bob-password", "192.0.2.200") == 200
+
+
+def test_the_username_limit_ends_after_the_cool_off(alice, username_limit) -> None:
+    from datetime import timedelta
+
+    from axes.models import AccessAttempt
+    from django.conf import settings
+
+    _botnet_guesses("alice")
+    AccessAttempt.objects.update(
+        attempt_time=F("attempt_time") - timedelta(hours=settings.AXES_COOLOFF_TIME, seconds=1)
+    )
+
+    assert _sign_in("alice", "alice-password", "192.0.2.200") == 200
+
+
+def test_the_admin_login_has_the_username_limit_too(alice, username_limit) -> None:
+    from django.test import Client
+
+    alice.is_staff = True
+    alice.save()
+    _botnet_guesses("alice")
+
+    answer = Client().post(
+        "/admin/login/?next=/admin/", {"username": "alice", "password": "alice-password"}, REMOTE_ADDR="192.0.2.200"
+    )
+    assert answer.status_code == 429 and "for this username" in answer.content.decode()

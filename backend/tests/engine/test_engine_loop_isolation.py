@@ -82,11 +82,10 @@ def test_an_alert_is_handled_at_once_while_another_brokers_exchange_hangs(
         sender = AlertSender(redis_client, engine, alice, paper_broker)
         sender.send({"Symbol": "BTCUSDT", "Action": "BuyMarket", "PourCent": "10", "Prix": "40000"})  # warm up
         HangingGateway.calls = 0
-        engine._last_reconcile = 0  # the periodic look at live orders and guarded positions is due
-        engine.step(block_ms=10)
 
         entry = sender.add({"Symbol": "BTCUSDT", "Action": "SellMarket", "PourCent": "100", "Prix": "40000"})
         arrived = time.monotonic()
+        engine._last_reconcile = 0  # the periodic look at live orders and guarded positions is due
         while not Webhook.objects.filter(stream_id=entry, status="processed").exists():
             engine.step(block_ms=10)
             assert time.monotonic() - arrived < HANG_SECONDS, "the alert waited behind the hung exchange"
@@ -134,8 +133,8 @@ def test_an_alert_spelled_with_the_exchange_id_shares_its_positions_partition(re
         ),
     )
 
-    alert_key = engine.partitions.key(WEBHOOK_RAW, alert.to_fields())  # type: ignore[arg-type]
-    fill_key = engine.partitions.key(EXCHANGE_EVENTS, fill.to_fields())  # type: ignore[arg-type]
+    alert_key = engine.partitions.key(WEBHOOK_RAW, alert.to_fields())
+    fill_key = engine.partitions.key(EXCHANGE_EVENTS, fill.to_fields())
 
     assert alert_key == fill_key == f"{alice.pk}:BTCUSDT"
     assert engine._shard_of(alert_key) == engine._shard_of(fill_key)

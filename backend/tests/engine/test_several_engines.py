@@ -157,7 +157,9 @@ def test_every_partition_has_one_shard():
     assert shard_of("7:BTCUSDT", 1) == 0
 
 
-def test_two_engines_execute_a_mixed_burst_once_and_in_order_per_broker_and_symbol(redis_client, gateway, brokers):
+def test_two_engines_execute_a_mixed_burst_once_and_in_order_per_broker_and_symbol(
+    redis_client, gateway, brokers, django_user_model
+):
     first = _engine(redis_client, gateway, "engine-a")
     first.start()
     second = _engine(redis_client, gateway, "engine-b")
@@ -165,6 +167,18 @@ def test_two_engines_execute_a_mixed_burst_once_and_in_order_per_broker_and_symb
     first.leases.release_surplus()
     second.leases.tick()
     assert len(first.leases.owned()) == 2 and len(second.leases.owned()) == 2
+    # A user's alerts go to one shard: add users until each engine has one of them.
+    number = 0
+    while any(
+        not {first._shard_of(f"{user.pk}:") for user, _broker in brokers} & engine.leases.owned()
+        for engine in (first, second)
+    ):
+        number += 1
+        user = django_user_model.objects.create_user(username=f"trader{number}", password="x")
+        broker = Broker.objects.create(
+            user=user, name="Paper", exchange="paper", type_de_trading=TypeDeTrading.WEBHOOKS
+        )
+        brokers.append((user, broker))
 
     entries = _send_burst(redis_client, first, brokers)
     runners = [EngineThread(first).start(), EngineThread(second).start()]

@@ -169,7 +169,7 @@ CHECK_SECONDS = 0.1
 @pytest.fixture
 def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sockets check their sign-in every CHECK_SECONDS instead of every 30 s."""
-    monkeypatch.setattr(PushConsumer, "session_check_seconds", CHECK_SECONDS, raising=False)
+    monkeypatch.setattr(PushConsumer, "session_check_seconds", CHECK_SECONDS)
 
 
 def end_session(cookie: str) -> None:

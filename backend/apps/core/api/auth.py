@@ -2,19 +2,30 @@
 
 DRF's SessionAuthentication checks CSRF only for signed-in users; login and logout check it
 themselves, so that another site cannot sign a browser in or out. Wrong passwords are counted
-by django-axes per client address, here and on /admin/login/ alike (settings AXES_*): after
-AXES_FAILURE_LIMIT within AXES_COOLOFF_TIME that address is refused (429) until the cool-off
-has passed, while the user can still sign in from their own address.
+by django-axes, here and on /admin/login/ alike (settings AXES_*, docs/deployment.md):
+
+- per client address (an IPv6 address counts as its /64): after AXES_FAILURE_LIMIT within
+  AXES_COOLOFF_TIME that address is refused (429) until the cool-off has passed, while the user
+  can still sign in from their own address;
+- per username (`SignInThrottle`): after SIGN_IN_USERNAME_FAILURE_LIMIT within the cool-off, from
+  any number of addresses, that username is refused (429) from every address that has never
+  signed in as it, until the cool-off has passed; an address it signed in from before still can,
+  so guessing from a botnet or a whole IPv6 prefix stops, and no stranger locks the user out.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from datetime import timedelta
 from typing import Any
 
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_username, get_cool_off
+from axes.models import AccessAttempt, AccessLog
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
@@ -34,24 +45,85 @@ MessageSerializer = inline_serializer("Message", {"message": serializers.CharFie
 
 def client_ip(request: HttpRequest) -> str:
     """The client's address for axes: X-Forwarded-For believed only from WEBHOOK_TRUSTED_PROXIES,
-    as the receiver does (behind the TLS proxy every request would otherwise share its address)."""
+    as the receiver does (behind the TLS proxy every request would otherwise share its address),
+    then `throttled_address`."""
     from apps.webhooks.receiver.limits import AddressPolicy
 
     policy = AddressPolicy(trusted_proxies=settings.WEBHOOK_TRUSTED_PROXIES)
-    return policy.client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
+    return throttled_address(
+        policy.client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
+    )
 
 
-def lockout_message() -> str:
+def throttled_address(address: str) -> str:
+    """The address failures are counted against: an IPv6 address as the first address of its /64
+    (one subscriber holds at least a /64, 2^64 addresses), an IPv4-mapped one as IPv4."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip), 64), strict=False).network_address)
+    return str(ip)
+
+
+def username_locked(request: HttpRequest, credentials: dict[str, Any] | None) -> bool:
+    """Whether this username is refused from this address: SIGN_IN_USERNAME_FAILURE_LIMIT wrong
+    passwords for it within the cool-off (from any addresses), and no successful sign-in as it
+    ever from this address. Marks the request so that the answer says which lock it is."""
+    limit = int(getattr(settings, "SIGN_IN_USERNAME_FAILURE_LIMIT", 0) or 0)
+    username = get_client_username(request, credentials)
+    if limit <= 0 or not username:
+        return False
+    attempts = AccessAttempt.objects.filter(username=username)
+    cooloff = get_cool_off(request)
+    if cooloff is not None:
+        attempts = attempts.filter(attempt_time__gte=request.axes_attempt_time - cooloff)  # type: ignore[attr-defined]
+    failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+    if failures < limit:
+        return False
+    address = request.axes_ip_address  # type: ignore[attr-defined]
+    if address and AccessLog.objects.filter(username=username, ip_address=address).exists():
+        return False
+    request.axes_username_locked = True  # type: ignore[attr-defined]
+    return True
+
+
+class SignInThrottle(AxesDatabaseHandler):
+    """axes' database handler (per address, AXES_LOCKOUT_PARAMETERS) with the per-username lock
+    of `username_locked` beside it (settings AXES_HANDLER)."""
+
+    def is_locked(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
+        return bool(super().is_locked(request, credentials)) or username_locked(request, credentials)
+
+    def user_login_failed(
+        self, sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+    ) -> None:
+        super().user_login_failed(sender, credentials, request, **kwargs)
+        if request is not None and getattr(request, "axes_username_locked", False):
+            request.axes_locked_out = True  # type: ignore[attr-defined]  # the middleware answers 429
+            request.axes_credentials = credentials  # type: ignore[attr-defined]
+
+
+def lockout_message(request: HttpRequest | None = None) -> str:
     cooloff = timedelta(hours=float(settings.AXES_COOLOFF_TIME))
     minutes = max(1, round(cooloff.total_seconds() / 60))
+    if getattr(request, "axes_username_locked", False):
+        return (
+            "Too many wrong passwords for this username from addresses it never signed in from: try "
+            f"again in {minutes} minutes, or from an address you have signed in from before."
+        )
     return f"Too many wrong passwords from your address: try again in {minutes} minutes."
 
 
 def lockout_response(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    """What axes answers to a locked-out address: JSON for the API, a plain page for the admin."""
+    """What axes answers to a lockout: JSON for the API, a plain page for the admin."""
+    message = lockout_message(request)
     if request.path.startswith("/api/"):
-        return JsonResponse({"message": lockout_message()}, status=429)
-    return HttpResponse(lockout_message(), status=429, content_type="text/plain; charset=utf-8")
+        return JsonResponse({"message": message}, status=429)
+    return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
 
 
 class UserSerializer(serializers.Serializer):
@@ -101,7 +173,9 @@ class LoginView(APIView):
             200: UserSerializer,
             400: OpenApiResponse(MessageSerializer, description="wrong username or password"),
             403: OpenApiResponse(MessageSerializer, description="CSRF token missing or wrong"),
-            429: OpenApiResponse(MessageSerializer, description="too many wrong passwords from this address"),
+            429: OpenApiResponse(
+                MessageSerializer, description="too many wrong passwords from this address, or for this username"
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -112,7 +186,7 @@ class LoginView(APIView):
         # axes (the first authentication backend) refuses a locked-out address and counts failures.
         user = authenticate(request._request, username=username, password=form.validated_data["password"])
         if getattr(request._request, "axes_locked_out", False):
-            return Response({"message": lockout_message()}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+            return Response({"message": lockout_message(request._request)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
         if user is None:
             return Response({"message": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
         login(request._request, user)

@@ -4,8 +4,8 @@ read through a consumer group of its own, and each shard is owned by one engine 
 Why not one group shared by every engine: Redis hands the entries of a group to whichever
 consumer asks, so two alerts of one broker and symbol could run at once in two processes,
 or out of order. Instead every shard group sees every entry; the engine owning shard k
-handles the entries whose partition (user and symbol) hashes to k and acknowledges the
-others unread. One owner per shard keeps each partition in stream order, and the owner
+handles the entries whose partition's user hashes to k (`partitions.shard_key`: the same in
+every engine whatever markets it has loaded) and acknowledges the others unread. One owner per shard keeps each partition in stream order, and the owner
 changes only through a lease, so a dead engine's shards (and their pending entries) are
 taken over by the others within `lease_seconds`.
 
