@@ -213,3 +213,11 @@ def test_any_body_is_recorded_as_exactly_one_row(alerts, body):
     row = Webhook.objects.get(stream_id=stream_id)
     assert row.status in ("processing", "error") and (row.status == "processing") == (recorded.alert is not None)
     assert row.status == "processing" or row.error_message
+
+
+def test_nul_characters_in_an_alert_are_recorded_not_refused_by_the_database() -> None:
+    """PostgreSQL's text and jsonb cannot hold U+0000: a body or value holding one is stored
+    with U+FFFD in its place, at any depth, so the alert still gets its row."""
+    from apps.webhooks.engine.recording import storable
+
+    assert storable({"a\x00": ["x\x00y", {"n": 1, "s": "\x00"}]}) == {"a\ufffd": ["x\ufffdy", {"n": 1, "s": "\ufffd"}]}

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.core.metrics import ALERTS_FAILED, metric_incr
 from apps.core.streams import text
+from apps.webhooks.engine.recording import storable
 from apps.webhooks.models import Order, Webhook, WebhookStatus
 from apps.webhooks.push.announce import announce_rows
 from apps.webhooks.push.events import PushKind
@@ -86,7 +87,7 @@ def alert_fail(*, stream_id: str, fields: dict[Any, Any] | None, reason: str) ->
     webhook = Webhook.objects.filter(stream_id=stream_id).first()
     if webhook is not None and webhook.status in _FINISHED:
         return webhook
-    message = f"{reason}; {orders_summary(webhook)}"
+    message = storable(f"{reason}; {orders_summary(webhook)}")
     now = timezone.now()
     if webhook is None:
         data = {text(key): text(value) for key, value in (fields or {}).items()}
@@ -95,7 +96,7 @@ def alert_fail(*, stream_id: str, fields: dict[Any, Any] | None, reason: str) ->
                 stream_id=stream_id,
                 trace_id=data.get("trace_id", "")[:40],
                 user_id=_user_id(data.get("user_id", "")),
-                raw_payload={"body": data.get("body", "")[:4096]},
+                raw_payload=storable({"body": data.get("body", "")[:4096]}),
                 received_at=_moment(data.get("received_at", "")) or now,
                 status=WebhookStatus.ERROR,
                 error_message=message,

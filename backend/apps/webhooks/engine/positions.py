@@ -47,9 +47,11 @@ GUARDED_INSTEAD = "guarded by the engine instead"
 def position_open(*, broker_id: int, symbol: str, paper: bool) -> WebhookState | None:
     """The open position of this broker and symbol with this mark (a paper and a live one may
     both be open: their coins are on different exchanges and never mix)."""
-    return WebhookState.objects.filter(
-        broker_id=broker_id, symbol=symbol, paper=paper, status=PositionStatus.OPEN
-    ).first()
+    return (
+        WebhookState.objects.filter(broker_id=broker_id, symbol=symbol, paper=paper, status=PositionStatus.OPEN)
+        .select_for_update()
+        .first()
+    )
 
 
 def position_for_alert(*, broker_id: int, symbol: str, paper: bool) -> WebhookState | None:
@@ -156,6 +158,10 @@ def _position_apply_fill(
     order: Order, position: WebhookState | None, state: OrderState, *, new_fill: Decimal, new_fee: Decimal
 ) -> WebhookState | None:
     price = state.average or order.price or order.stop_price or Decimal(0)
+    if position is not None and position.pk:
+        # The figures are carried forward from the row as it is now, locked: an object loaded
+        # earlier (by the alert, before another fill was applied) would overwrite that fill.
+        position = WebhookState.objects.select_for_update().get(pk=position.pk)
     if position is None or position.status != PositionStatus.OPEN or position.paper != order.paper:
         # A fill goes to the open position of its own mark, never the other's: a paper fill
         # in a live position would cancel and re-size real protection for coins that are not there.

@@ -35,6 +35,18 @@ class RecordedAlert:
     fresh: bool = True  # False when an earlier try recorded it (orders may exist already)
 
 
+def storable(value: Any) -> Any:
+    """`value` with every NUL character replaced by U+FFFD, in keys and strings at any depth:
+    PostgreSQL's text and jsonb cannot hold U+0000, and an alert must be recorded whatever it holds."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
+
+
 def _text(payload: dict[str, Any], name: str, limit: int) -> str:
     value = payload.get(name)
     return "" if value is None else str(value)[:limit]
@@ -206,6 +218,7 @@ def alert_record(
             problem = str(exc)
     if not payload:
         payload = {"body": raw.body[:4096]}
+    payload = storable(payload)
     fields["raw_payload"] = payload
     fields.update(_shown_fields(payload))
 
@@ -245,7 +258,7 @@ def alert_record(
         fields["status"] = WebhookStatus.PROCESSING  # recorded by the try that executes it
     if problem:
         fields["status"] = WebhookStatus.ERROR
-        fields["error_message"] = problem
+        fields["error_message"] = storable(problem)
         fields["processed_at"] = timezone.now()
         alert = None
     try:
