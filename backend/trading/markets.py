@@ -16,8 +16,12 @@ _NOT_ALNUM = re.compile(r"[^A-Z0-9]")
 
 
 def symbol_key(symbol: object) -> str:
-    """One spelling per market: `BINANCE:BTCUSDT`, `BTC/USDT` and `btc-usdt` all read `BTCUSDT`."""
-    return _NOT_ALNUM.sub("", str(symbol or "").split(":")[-1].upper())
+    """One spelling per market: `BINANCE:BTCUSDT`, `BTC/USDT` and `btc-usdt` all read `BTCUSDT`;
+    a unified swap `BTC/USDT:USDT` too (the key may join a spot and a swap market, never split one)."""
+    text = str(symbol or "")
+    prefix, colon, _ = text.partition(":")
+    text = prefix if colon and "/" in prefix else text.split(":")[-1]
+    return _NOT_ALNUM.sub("", text.upper())
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Two engine processes on one stream: a mixed burst executed once, in order per broker and symbol,
-by the engine that owns the user's shard."""
+"""Two engine processes on one stream: a mixed burst executed once, in order per broker and symbol;
+one user's symbols spread over both engines, each symbol's alerts on the engine owning its shard."""
 
 from __future__ import annotations
 
@@ -72,14 +72,15 @@ def test_two_engine_processes_share_a_mixed_burst_once_and_in_order(stack):
         created = [stream_id for order_symbol, stream_id in orders if order_symbol == symbol]
         assert created == sorted(created, key=lambda entry: tuple(int(part) for part in entry.split("-")))
     assert stack.database.rows("SELECT count(*) FROM webhooks_webhookstate WHERE status='open'") == [(0,)]
-    # Shards follow the user: one user's alerts all ran on the engine owning that user's shard
-    # (its markets side by side on that engine's threads), never split across the two.
-    workers = [
-        name
-        for name in ("engine", "engine2")
-        if re.search(r"alert #\d+ \w+ \w+: processed", (stack.tmp / f"{name}.log").read_text())
-    ]
-    assert len(workers) == 1, workers
+    # Shards follow the user and the symbol as written: the user's symbols ran on both engines,
+    # and every alert of one symbol on one of them.
+    ran_on: dict[str, set[str]] = {}
+    for name in ("engine", "engine2"):
+        for symbol in re.findall(r"alert #\d+ \w+ (\w+): processed", (stack.tmp / f"{name}.log").read_text()):
+            ran_on.setdefault(symbol, set()).add(name)
+    assert set(ran_on) == set(PRICES)
+    assert all(len(engines) == 1 for engines in ran_on.values()), ran_on
+    assert set().union(*ran_on.values()) == {"engine", "engine2"}, ran_on
 
 
 def _took_shards(stack, name: str) -> bool:

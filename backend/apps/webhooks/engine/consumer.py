@@ -43,7 +43,8 @@ from apps.webhooks.engine.dedup import Deduplicator
 from apps.webhooks.engine.execution import AlertExecutor
 from apps.webhooks.engine.failures import alert_fail, failure_text, is_final
 from apps.webhooks.engine.market import Owned, StalePrices, candle_handle
-from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner, shard_key
+from apps.webhooks.engine.market_lock import market_hold
+from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner
 from apps.webhooks.engine.passes import BackgroundPasses, PartitionClaims
 from apps.webhooks.engine.positions import order_follow_up_guarded, order_state_apply
 from apps.webhooks.engine.reconcile import Down, orders_reconcile, partition_work, positions_protect_again
@@ -179,9 +180,9 @@ class TradingEngine:
         """Whether a user's partition on a symbol is in `shards`."""
         return lambda user_id, symbol: self._shard_of(f"{user_id}:{symbol_key(symbol)}") in shards
 
-    def _shard_of(self, partition: str) -> int:
-        """An entry's shard: its user's, so that it is the same in every engine."""
-        return shard_of(shard_key(partition), self.shard_count)
+    def _shard_of(self, shard_text: str) -> int:
+        """The shard of a user's symbol (`7:BTCUSDT`): the same in every engine."""
+        return shard_of(shard_text, self.shard_count)
 
     def _key_of(self, user_id: int | None, symbol: str) -> Key:
         partition = f"{user_id}:{symbol}"
@@ -276,8 +277,8 @@ class TradingEngine:
                     if fields is None:  # deleted while pending
                         done.append((group_name, stream, entry_id))
                         continue
-                    partition = self._partition(stream, fields)
-                    if not partition.startswith(HEARTBEAT_PREFIX) and self._shard_of(partition) != shard:
+                    shard_text, partition = self._partition(stream, fields)
+                    if not partition.startswith(HEARTBEAT_PREFIX) and self._shard_of(shard_text) != shard:
                         done.append((group_name, stream, entry_id))
                         continue
                     key = (shard, partition)
@@ -406,14 +407,14 @@ class TradingEngine:
         except Exception as exc:  # the retry records it, or the dead letter does
             logger.warning("alert %s held and not recorded yet: %s", entry_id, failure_text(exc))
 
-    def _partition(self, stream: str, fields: dict[Any, Any]) -> str:
-        """The entry's partition; an unreadable entry goes to one fixed partition, where its
-        handling records the failure (and the dead-letter stream takes it in the end)."""
+    def _partition(self, stream: str, fields: dict[Any, Any]) -> tuple[str, str]:
+        """The entry's shard text and partition; an unreadable entry goes to one fixed partition,
+        where its handling records the failure (and the dead-letter stream takes it in the end)."""
         try:
-            return self.partitions.key(stream, fields)
+            return self.partitions.route(stream, fields)
         except Exception:
             logger.warning("%s entry with unreadable fields: %r", stream, fields)
-            return f"unreadable:{stream}"
+            return f"unreadable:{stream}", f"unreadable:{stream}"
 
     def _ack(self, done: list[tuple[str, str, str]]) -> None:
         """Acknowledge handled entries in one round trip (a re-delivery after a crash before
@@ -470,8 +471,9 @@ class TradingEngine:
                 "paper" if event.paper else "live",
             )
             return
-        order_state_apply(order, event.order)
-        warning = order_follow_up_guarded(order, self.gateway)
+        with market_hold(order.broker_id, order.symbol):
+            order_state_apply(order, event.order)
+            warning = order_follow_up_guarded(order, self.gateway)
         if warning:
             logger.warning("order %s: %s", order.client_order_id, warning)
         logger.info("order %s is %s (filled %s)", order.client_order_id, event.order.status, event.order.filled)
@@ -515,8 +517,8 @@ class TradingEngine:
             if not fields:  # deleted while pending
                 self.redis.xack(stream, group, entry_id)
                 continue
-            partition = self._partition(stream, fields)
-            if not partition.startswith(HEARTBEAT_PREFIX) and self._shard_of(partition) != shard:
+            shard_text, partition = self._partition(stream, fields)
+            if not partition.startswith(HEARTBEAT_PREFIX) and self._shard_of(shard_text) != shard:
                 self.redis.xack(stream, group, entry_id)
                 continue
             key = (shard, partition)

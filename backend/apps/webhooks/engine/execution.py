@@ -14,6 +14,7 @@ from apps.core.metrics import ALERTS_FAILED, ALERTS_PROCESSED, metric_incr, orde
 from apps.webhooks.engine.failures import FINAL_ERRORS, failure_text, orders_summary
 from apps.webhooks.engine.guard import positions_guard
 from apps.webhooks.engine.ids import client_order_id, webhook_origin
+from apps.webhooks.engine.market_lock import market_hold
 from apps.webhooks.engine.orders import order_record, order_submit
 from apps.webhooks.engine.positions import (
     order_follow_up_guarded,
@@ -78,17 +79,13 @@ class AlertExecutor:
             if broker is None:
                 raise AlertInvalid("no broker for this alert")
             broker_check(broker)
-            self._guard(broker, alert)
             if alert.action is Action.PING:
-                pass
-            elif alert.action.is_buy:
-                self._buy(webhook, alert, broker, fresh=fresh)
-            elif alert.action.is_sell:
-                self._sell(webhook, alert, broker, fresh=fresh)
-            elif alert.action is Action.MAJ:
-                self._maj(webhook, alert, broker)
+                self._guard(broker, alert)  # its price is a price too
             else:
-                raise AlertInvalid(f"Action {alert.action} cannot be sent by TradingView")
+                # The market's lock: an alert spelled otherwise, or a fill of this position, may
+                # be in another engine's partition (see market_lock).
+                with market_hold(broker.pk, self._market(broker, alert.symbol).symbol):
+                    self._act(webhook, alert, broker, fresh=fresh)
         except TemporaryError:
             raise
         except FINAL_ERRORS as exc:  # no retry can cure these: the alert ends here
@@ -96,6 +93,17 @@ class AlertExecutor:
             webhook_finish(webhook, error=message)
             return
         webhook_finish(webhook, warning=self._warnings.pop(webhook.pk, ""))
+
+    def _act(self, webhook: Webhook, alert: Alert, broker: Broker, *, fresh: bool) -> None:
+        self._guard(broker, alert)
+        if alert.action.is_buy:
+            self._buy(webhook, alert, broker, fresh=fresh)
+        elif alert.action.is_sell:
+            self._sell(webhook, alert, broker, fresh=fresh)
+        elif alert.action is Action.MAJ:
+            self._maj(webhook, alert, broker)
+        else:
+            raise AlertInvalid(f"Action {alert.action} cannot be sent by TradingView")
 
     # Shared steps.
 
@@ -146,7 +154,8 @@ class AlertExecutor:
         ).exists():
             return
         market = self._market(broker, alert.symbol)
-        positions_guard(self.gateway, symbol=market.symbol, low=price, high=price, broker_id=broker.pk, paper=False)
+        with market_hold(broker.pk, market.symbol):
+            positions_guard(self.gateway, symbol=market.symbol, low=price, high=price, broker_id=broker.pk, paper=False)
 
     # Actions.
 

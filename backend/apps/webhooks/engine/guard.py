@@ -15,6 +15,7 @@ from django.db.models import Q
 from apps.core.gateway_client import GatewayClient
 from apps.webhooks.engine.failures import failure_text
 from apps.webhooks.engine.ids import client_order_id, position_origin
+from apps.webhooks.engine.market_lock import market_hold
 from apps.webhooks.engine.orders import order_record, order_submit
 from apps.webhooks.engine.positions import (
     LIVE,
@@ -79,7 +80,11 @@ def positions_guard(
         if kind is None or position.quantity <= 0:
             continue
         try:
-            position_guard_close(position, gateway, kind=kind)
+            with market_hold(position.broker_id, position.symbol):
+                position.refresh_from_db()  # as it is now that no one else changes it
+                if position.status != PositionStatus.OPEN or position.protection_mode != ProtectionMode.ENGINE:
+                    continue
+                position_guard_close(position, gateway, kind=kind)
         except TemporaryError as exc:
             logger.warning("guard of position #%s %s postponed: %s", position.pk, symbol, exc)
             postponed = exc

@@ -8,8 +8,11 @@ Heartbeat candles touch every user's positions on their symbol: their partitions
 An alert names its symbol as TradingView writes it (`XBTUSDT` on Kraken), a fill and a position
 by the market it resolved to (`BTC/USDT`): an alert's partition is its resolved market, through
 the markets the engine has cached for its broker (no gateway call here), else, until they are
-known, its written symbol. The shard an entry goes to depends on its user only (`shard_key`),
-so it is the same in every engine whatever markets each has cached.
+known, its written symbol. The shard an entry goes to (`Partitioner.shard_text`) is computed from
+what every engine reads alike whatever markets it has cached: the user and the symbol as written
+(`7:XBTUSDT`), so one user's symbols spread over the engines. Where a written and a resolved
+spelling differ, an alert and its position's fills may run in two engines: the market lock
+(`market_lock`) makes them take turns.
 """
 
 from __future__ import annotations
@@ -32,11 +35,6 @@ MarketsOf = Callable[["Broker"], Mapping[str, Market] | None]  # cached markets 
 _RESOLVED_KEEP = 10_000
 
 
-def shard_key(partition: str) -> str:
-    """What a partition's shard is computed from: its user (`7:BTCUSDT` → `7`)."""
-    return partition.partition(":")[0]
-
-
 class Partitioner:
     """Partition keys for stream entries; brokers and users come from the engine's broker
     cache, markets from `markets_of` (what the engine's gateway client has cached)."""
@@ -47,9 +45,13 @@ class Partitioner:
         # id of a markets map → the map (kept, so its id is not reused) and written symbol → key
         self._resolved: dict[int, tuple[Mapping[str, Market], dict[str, str]]] = {}
 
-    def key(self, stream: str, fields: dict[Any, Any]) -> str:
+    def route(self, stream: str, fields: dict[Any, Any]) -> tuple[str, str]:
+        """The entry's shard text and partition key. The shard text is what the shard is computed
+        from, the same in every engine: an alert's user and written symbol (`7:XBTUSDT`), an
+        event's user and market (its partition)."""
         if stream == HEARTBEAT:
-            return HEARTBEAT_PREFIX + symbol_key(Candle.from_fields(fields).symbol)
+            partition = HEARTBEAT_PREFIX + symbol_key(Candle.from_fields(fields).symbol)
+            return partition, partition
         if stream == WEBHOOK_RAW:
             raw = RawAlert.from_fields(fields)
             try:
@@ -59,9 +61,14 @@ class Partitioner:
             if not isinstance(payload, dict):
                 payload = {}
             user = raw.user_id if raw.user_id is not None else payload.get("UserID")
-            return f"{user}:{self._alert_symbol(user, payload)}"
+            return f"{user}:{symbol_key(payload.get('Symbol'))}", f"{user}:{self._alert_symbol(user, payload)}"
         event = ExchangeEvent.from_fields(fields)
-        return f"{self._user_of(event.broker_id)}:{symbol_key(event.order.symbol)}"
+        partition = f"{self._user_of(event.broker_id)}:{symbol_key(event.order.symbol)}"
+        return partition, partition
+
+    def key(self, stream: str, fields: dict[Any, Any]) -> str:
+        """The entry's partition key (see `route`)."""
+        return self.route(stream, fields)[1]
 
     def _alert_symbol(self, user: Any, payload: dict[str, Any]) -> str:
         written = payload.get("Symbol")

@@ -47,17 +47,15 @@ GUARDED_INSTEAD = "guarded by the engine instead"
 def position_open(*, broker_id: int, symbol: str, paper: bool) -> WebhookState | None:
     """The open position of this broker and symbol with this mark (a paper and a live one may
     both be open: their coins are on different exchanges and never mix)."""
-    return (
-        WebhookState.objects.filter(broker_id=broker_id, symbol=symbol, paper=paper, status=PositionStatus.OPEN)
-        .select_for_update()
-        .first()
-    )
+    rows = WebhookState.objects.filter(broker_id=broker_id, symbol=symbol, paper=paper, status=PositionStatus.OPEN)
+    # At most one row (a unique constraint): no ORDER BY to compile and sort.
+    return next(iter(rows.order_by().select_for_update()[:1]), None)
 
 
 def position_for_alert(*, broker_id: int, symbol: str, paper: bool) -> WebhookState | None:
     """The open position an alert acts on: the one of the engine's mode, else the other one
     (the caller's mode check decides whether the alert may touch it)."""
-    rows = WebhookState.objects.filter(broker_id=broker_id, symbol=symbol, status=PositionStatus.OPEN)[:2]
+    rows = WebhookState.objects.filter(broker_id=broker_id, symbol=symbol, status=PositionStatus.OPEN).order_by()[:2]
     return min(rows, key=lambda row: row.paper != paper, default=None)
 
 
@@ -75,6 +73,21 @@ def _stored(value: Decimal) -> Decimal:
     return value.quantize(STORED_PLACES)
 
 
+FILL_FIELDS = [
+    "quantity",
+    "entry_price",
+    "entry_fees",
+    "realized_pnl",
+    "current_price",
+    "unrealized_pnl",
+    "status",
+    "closed_at",
+    "stop_loss_price",
+    "take_profit_price",
+    "updated_at",
+]
+
+
 def _store(position: WebhookState, figures: Position, *, price: Decimal) -> None:
     position.quantity = _stored(figures.quantity)
     position.entry_price = _stored(figures.entry_price)
@@ -88,7 +101,10 @@ def _store(position: WebhookState, figures: Position, *, price: Decimal) -> None
         position.closed_at = timezone.now()
         position.quantity = Decimal(0)
         position.unrealized_pnl = Decimal(0)
-    position.save()
+    if position.pk is None:
+        position.save()
+    else:  # only what a fill changes (an UPDATE of every column costs twice as much)
+        position.save(update_fields=FILL_FIELDS)
 
 
 def order_state_apply(order: Order, state: OrderState) -> WebhookState | None:
@@ -192,9 +208,11 @@ def _position_apply_fill(
 
 
 def _orders_save(orders: list[Order], fields: list[str]) -> None:
-    """Plain UPDATEs: for two or three rows much cheaper than bulk_update's CASE expressions."""
-    for order in orders:
-        Order.objects.filter(pk=order.pk).update(**{field: getattr(order, field) for field in fields})
+    """Plain UPDATEs (for two or three rows much cheaper than bulk_update's CASE expressions), in
+    one transaction: one commit, and on SQLite one wait for the write lock."""
+    with transaction.atomic():
+        for order in orders:
+            Order.objects.filter(pk=order.pk).update(**{field: getattr(order, field) for field in fields})
     announce_rows(PushKind.ORDER, orders)  # an update() fires no signal
 
 
@@ -489,11 +507,13 @@ def _apply_protection_states(position: WebhookState, rows: list[Order], states: 
             resting.append(row)
         else:
             order_state_apply(row, state)
-    _orders_save(resting, STATUS_FIELDS)
     unheld = [row for row in rows if row.status not in LIVE and row.status != OrderStatus.FILLED]
     if not unheld:
-        _set_protection_fields(position, rows)
+        with transaction.atomic():  # the orders and the position's fields in one commit
+            _orders_save(resting, STATUS_FIELDS)
+            _set_protection_fields(position, rows)
         return
+    _orders_save(resting, STATUS_FIELDS)
     position.refresh_from_db()
     if position.status == PositionStatus.OPEN:
         _set_protection_fields(position, [], mode=ProtectionMode.ENGINE)

@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from apps.core.gateway_client import GatewayClient
 from apps.webhooks.engine.failures import failure_text
 from apps.webhooks.engine.ids import order_origin
+from apps.webhooks.engine.market_lock import market_hold
 from apps.webhooks.engine.positions import (
     PROTECTIVE,
     order_follow_up_guarded,
@@ -152,7 +153,8 @@ def orders_reconcile(
 def _isolated(doing: str, order: Order, step: Callable[..., object], *args: object) -> int:
     """Run one item's step; a failure is logged and left for the next pass. 1 when it ran."""
     try:
-        step(*args)
+        with market_hold(order.broker_id, order.symbol):
+            step(*args)
     except Exception as exc:
         logger.exception("reconciliation: %s %s failed, next pass: %s", doing, order.client_order_id, failure_text(exc))
         return 0
@@ -213,7 +215,8 @@ def positions_protect_again(
         if protection_unsupported(position):
             continue
         try:
-            protection_retry(position, gateway)
+            with market_hold(position.broker_id, position.symbol):
+                protection_retry(position, gateway)
         except Exception as exc:
             level = logging.INFO if isinstance(exc, TemporaryError) else logging.WARNING
             logger.log(level, "position #%s still guarded by the engine: %s", position.pk, failure_text(exc))
