@@ -1,6 +1,6 @@
 """Start the whole stack for the dashboard's browser tests, then stop it and leave no trace.
 
-It runs scripts/run.py (the `make run` supervisor) on free ports in a temporary data folder,
+It runs scripts/run.py (what `make run` runs) on free ports in a temporary data folder,
 with a database of its own: a fresh PostgreSQL database when DATABASE_URL points at PostgreSQL
 (dropped at the end, as backend/tests/e2e does), else SQLite in the folder. Redis is the test
 script's (TEST_REDIS_URL, database 1, which pytest leaves alone) when there is one, else a
@@ -30,6 +30,7 @@ from types import ModuleType
 from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "backend"))  # for tests.e2e.stack
 E2E_REDIS_DB = 1  # pytest flushes database 0 of TEST_REDIS_URL; the stack keeps to its own
 
 
@@ -39,7 +40,7 @@ def run_py_load() -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)  # also puts backend/ on sys.path
+    spec.loader.exec_module(module)
     return module
 
 

@@ -103,7 +103,7 @@ def script_load(name: str) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def run_py() -> ModuleType:
-    """scripts/run.py, the `make run` supervisor, loaded afresh for each test module."""
+    """scripts/run.py, what `make run` runs, loaded afresh for each test module."""
     return script_load("run")
 
 

@@ -1,11 +1,9 @@
-"""The developer tooling stays true: .env.example documents every setting, run.py's helpers work."""
+"""The developer tooling stays true: .env.example documents every setting, run.py and the Procfile work."""
 
 from __future__ import annotations
 
 import ast
 import re
-import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -63,40 +61,47 @@ def test_every_variable_in_env_example_has_a_comment_line_above_it():
             assert is_comment, f"no comment line above {line!r}"
 
 
-def test_run_generates_secrets_once_private_and_reuses_them(run_py, tmp_path):
-    console = run_py.Console(["run"])
-    path = tmp_path / "secrets.env"
-
-    first = run_py.installation_secrets(path, console)
-    second = run_py.installation_secrets(path, console)
-
-    assert set(first) == {"DJANGO_SECRET_KEY", "ARISTOBOT_ENCRYPTION_KEY"}
-    assert first == second
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    from cryptography.fernet import Fernet
-
-    Fernet(first["ARISTOBOT_ENCRYPTION_KEY"].encode())  # a valid key, or this raises
-
-
 def test_run_repeats_the_curl_command_seed_demo_printed(run_py):
-    output = ["Webhook URL: http://x/webhook/abc", "Send a test alert:", "  curl -s -d '{}' \\", "    http://x", "done"]
-    assert run_py.curl_command(output) == ["curl -s -d '{}' \\", "http://x"]
-    assert run_py.curl_command(["no command here"]) == []
+    output = [
+        "Webhook URL: http://x/webhook/abc",
+        "Send a test alert:",
+        "  curl -s -d '{}' http://x/webhook/abc",
+        "done",
+    ]
+    assert run_py.seed_facts(output)["curl"] == "curl -s -d '{}' http://x/webhook/abc"
+    assert "curl" not in run_py.seed_facts(["no command here"])
+
+
+def test_procfile_names_every_process_of_the_stack_and_commands_that_exist(run_py):
+    procfile = run_py.parse_procfile((REPO / "Procfile").read_text()).processes
+    assert list(procfile) == ["web", "receiver", "engine", "gateway", "heartbeat"]
+    for name, command in procfile.items():
+        if command.startswith("python manage.py "):
+            command_name = command.split()[2]
+            assert list(REPO.glob(f"backend/apps/*/management/commands/{command_name}.py")), name
 
 
 def test_run_only_accepts_known_process_names(run_py):
-    services = run_py.stack_services(sys.executable)
-    assert [s.name for s in run_py.services_select(services, "web,receiver")] == ["web", "receiver"]
+    procfile = {"web": "w", "receiver": "r", "engine": "e", "gateway": "g"}
+    assert list(run_py.processes_select(procfile, only="receiver,web", engines=1)) == ["web", "receiver"]
     with pytest.raises(run_py.StartupError, match="--only"):
-        run_py.services_select(services, "web,nonsense")
+        run_py.processes_select(procfile, only="web,nonsense", engines=1)
 
 
 def test_run_starts_several_engines_and_only_engine_selects_them_all(run_py):
-    services = run_py.stack_services(sys.executable, engines=2)
-    engines = [s for s in services if s.command == "run_trading_engine"]
-    assert [s.name for s in engines] == ["engine1", "engine2"]
-    assert [s.name for s in run_py.services_select(services, "engine,gateway")] == ["engine1", "engine2", "gateway"]
-    assert [s.name for s in run_py.stack_services(sys.executable) if s.command == "run_trading_engine"] == ["engine"]
+    procfile = {"web": "w", "engine": "e", "gateway": "g"}
+    assert run_py.processes_select(procfile, only=None, engines=2) == {
+        "web": "w",
+        "engine1": "e",
+        "engine2": "e",
+        "gateway": "g",
+    }
+    assert list(run_py.processes_select(procfile, only="engine,gateway", engines=2)) == [
+        "engine1",
+        "engine2",
+        "gateway",
+    ]
+    assert list(run_py.processes_select(procfile, only="engine", engines=1)) == ["engine"]
 
 
 def test_run_engine_count_comes_from_the_option_then_engine_processes(run_py, monkeypatch):
@@ -108,9 +113,13 @@ def test_run_engine_count_comes_from_the_option_then_engine_processes(run_py, mo
     monkeypatch.setenv("ENGINE_PROCESSES", "two")
     with pytest.raises(run_py.StartupError, match="ENGINE_PROCESSES"):
         run_py.engines_choose(None, {})
+    with pytest.raises(run_py.StartupError, match="--engines"):
+        run_py.engines_choose(0, {})
 
 
-def test_run_reads_dotenv_like_python_dotenv(run_py, tmp_path):
+def test_secrets_file_is_read_like_python_dotenv(tmp_path):
+    from aristobot.env import dotenv_read
+
     path = tmp_path / ".env"
     path.write_text("# comment\nexport DEBUG=0\nA='quoted # kept'\nB=value # comment\nEMPTY=\n")
-    assert run_py.dotenv_read(path) == {"DEBUG": "0", "A": "quoted # kept", "B": "value", "EMPTY": ""}
+    assert dotenv_read(path) == {"DEBUG": "0", "A": "quoted # kept", "B": "value", "EMPTY": ""}
