@@ -112,11 +112,6 @@ def _session_refusing_redirects() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, trust_env=False, middlewares=(_refuse_redirect,))
 
 
-def exchange_ids() -> list[str]:
-    """Every exchange id ccxt knows."""
-    return list(ccxt_async.exchanges)
-
-
 class CcxtExchange:
     """A live exchange account; every ccxt exception leaves as a domain error."""
 
