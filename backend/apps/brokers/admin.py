@@ -7,10 +7,27 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from apps.brokers.models import Broker, PaperAccount
+from trading.live.catalog import exchange_ids
 
-COMMON_EXCHANGES = ("paper", "binance", "bitget", "bybit", "kraken", "kucoin", "okx", "coinbase", "gateio", "mexc")
+COMMON_EXCHANGES = ("paper", "binance", "bitget", "bybit", "kraken", "kucoin", "okx", "coinbase", "gate", "mexc")
+
+
+class ExchangeInput(forms.TextInput):
+    """A text field that suggests the exchange ids: the common ones first, then every one ccxt knows
+    (from the stored catalog: the web process never imports ccxt)."""
+
+    def __init__(self) -> None:
+        super().__init__(attrs={"list": "exchange-ids"})
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        others = sorted(exchange_ids() - set(COMMON_EXCHANGES))
+        options = format_html_join("", '<option value="{}">', ((item,) for item in (*COMMON_EXCHANGES, *others)))
+        field = super().render(name, value, attrs, renderer)
+        return format_html('{}<datalist id="exchange-ids">{}</datalist>', field, options)
 
 
 class BrokerForm(forms.ModelForm):
@@ -21,7 +38,7 @@ class BrokerForm(forms.ModelForm):
     api_password = forms.CharField(required=False, widget=forms.PasswordInput, help_text="leave empty to keep")
     exchange = forms.CharField(
         help_text="paper, or a ccxt exchange id: " + ", ".join(COMMON_EXCHANGES[1:]) + ", …",
-        widget=forms.TextInput(attrs={"list": "exchange-ids"}),
+        widget=ExchangeInput(),
     )
     api_base_url = forms.URLField(required=False, assume_scheme="https", help_text="e.g. a local exchange simulator")
 

@@ -55,10 +55,11 @@ class Broker(models.Model):
             super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        """Any exchange ccxt knows, or the paper exchange; a base URL only where the operator allows."""
+        """Any exchange ccxt knows (from the stored catalog: this runs in the web process, which never
+        imports ccxt), or the paper exchange; a base URL only where the operator allows."""
         from django.core.exceptions import ValidationError
 
-        from trading.live.exchange import exchange_ids
+        from trading.live.catalog import exchange_ids
 
         if self.exchange != PAPER_EXCHANGE and self.exchange not in exchange_ids():
             raise ValidationError({"exchange": f"'{self.exchange}' is neither 'paper' nor an exchange id ccxt knows"})

@@ -9,8 +9,8 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
-from apps.brokers.simulator.server import SimulatorServer
-from apps.brokers.simulator.state import AccountSpec, Simulator, SimulatorConfig
+from simulators.binance.app import BinanceServer
+from simulators.core.state import AccountSpec, Simulator, SimulatorConfig
 from trading.exchange import Exchange
 from trading.live.exchange import CcxtConfig, CcxtExchange
 from trading.paper.book import PaperBook
@@ -52,7 +52,7 @@ async def venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
         return
     account = AccountSpec(api_key=API_KEY, api_secret=API_SECRET, balances={"USDT": Decimal(10_000)})
     simulator = Simulator(SimulatorConfig(accounts=(account,), prices={"BTCUSDT": START}))
-    async with SimulatorServer(simulator) as server, aiohttp.ClientSession() as session:
+    async with BinanceServer(simulator) as server, aiohttp.ClientSession() as session:
         live = CcxtExchange(
             CcxtConfig(
                 exchange_id="binance",

@@ -101,7 +101,8 @@ class RedisServer:
 
 class Stack:
     """Starts and stops the processes; every process logs to a file under `tmp`. `commands` can
-    name more processes (`manage.py` arguments), such as an exchange simulator."""
+    name more processes (the Python interpreter's arguments, run in backend/), such as an exchange
+    simulator (`-m simulators.binance`)."""
 
     def __init__(
         self, *, tmp: Path, redis_url: str, database: Database, extra_env: dict[str, str] | None = None
@@ -122,10 +123,10 @@ class Stack:
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.commands: dict[str, list[str]] = {
-            "receiver": ["run_webhook_receiver", "--host", "127.0.0.1", "--port", str(self.receiver_port)],
-            "engine": ["run_trading_engine", "--consumer", "engine-e2e"],
-            "engine2": ["run_trading_engine", "--consumer", "engine-e2e-2"],
-            "gateway": ["run_native_exchange_service", "--consumer", "gateway-e2e"],
+            "receiver": ["manage.py", "run_webhook_receiver", "--host", "127.0.0.1", "--port", str(self.receiver_port)],
+            "engine": ["manage.py", "run_trading_engine", "--consumer", "engine-e2e"],
+            "engine2": ["manage.py", "run_trading_engine", "--consumer", "engine-e2e-2"],
+            "gateway": ["manage.py", "run_native_exchange_service", "--consumer", "gateway-e2e"],
         }
 
     def manage(self, *args: str) -> str:
@@ -139,7 +140,7 @@ class Stack:
     def start(self, name: str) -> None:
         # The web process is Daphne itself, as in production (`daphne aristobot.asgi:application`).
         daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.web_port), "aristobot.asgi:application"]
-        argv = daphne if name == "web" else ["manage.py", *self.commands[name]]
+        argv = daphne if name == "web" else self.commands[name]
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.processes[name] = subprocess.Popen(
             [sys.executable, *argv], cwd=BACKEND, env=self.env, stdout=log, stderr=log

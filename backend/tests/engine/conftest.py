@@ -153,7 +153,7 @@ class SimulatorThread:
     def __init__(self) -> None:
         from decimal import Decimal as D
 
-        from apps.brokers.simulator.state import AccountSpec, Simulator, SimulatorConfig
+        from simulators.core.state import AccountSpec, Simulator, SimulatorConfig
 
         account = AccountSpec(api_key=SIM_KEY, api_secret=SIM_SECRET, balances={"USDT": D(10_000)})
         self.simulator = Simulator(SimulatorConfig(accounts=(account,), prices={"BTCUSDT": D(40_000)}))
@@ -163,10 +163,10 @@ class SimulatorThread:
         self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)
 
     def _run(self) -> None:
-        from apps.brokers.simulator.server import SimulatorServer
+        from simulators.binance.app import BinanceServer
 
         asyncio.set_event_loop(self._loop)
-        self.server = SimulatorServer(self.simulator)
+        self.server = BinanceServer(self.simulator)
         self.base_url = self._loop.run_until_complete(self.server.start())
         self._ready.set()
         self._loop.run_forever()

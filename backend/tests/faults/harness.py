@@ -106,7 +106,8 @@ class FaultStack:
         self.stack = Stack(tmp=tmp, redis_url=self.redis.url, database=self.database, extra_env=env)
         prices = [f"--price={symbol}={price}" for symbol, price in PRICES.items()]
         self.stack.commands["simulator"] = [
-            "run_exchange_simulator",
+            "-m",
+            "simulators.binance",
             "--port",
             str(self.sim_port),
             "--api-key",

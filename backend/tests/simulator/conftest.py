@@ -11,9 +11,9 @@ import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
-from apps.brokers.simulator.ccxt_urls import BINANCE_SPOT_OPTIONS, binance_urls_for
-from apps.brokers.simulator.server import SimulatorServer
-from apps.brokers.simulator.state import AccountSpec, Simulator, SimulatorConfig
+from simulators.binance.app import BinanceServer
+from simulators.binance.ccxt_urls import BINANCE_SPOT_OPTIONS, binance_urls_for
+from simulators.core.state import AccountSpec, Simulator, SimulatorConfig
 
 API_KEY = "A" * 64
 API_SECRET = "S" * 64
@@ -75,19 +75,19 @@ def simulator() -> Simulator:
 
 
 @pytest.fixture
-async def server(simulator: Simulator) -> AsyncIterator[SimulatorServer]:
-    async with SimulatorServer(simulator) as running:
+async def server(simulator: Simulator) -> AsyncIterator[BinanceServer]:
+    async with BinanceServer(simulator) as running:
         yield running
 
 
 @pytest.fixture
-async def control(server: SimulatorServer) -> AsyncIterator[Control]:
+async def control(server: BinanceServer) -> AsyncIterator[Control]:
     async with aiohttp.ClientSession() as session:
         yield Control(server.base_url, session)
 
 
 @pytest.fixture
-async def exchange(server: SimulatorServer) -> AsyncIterator[Any]:
+async def exchange(server: BinanceServer) -> AsyncIterator[Any]:
     """ccxt binance on the simulator, markets loaded."""
     client = binance_for(server.base_url)
     try:

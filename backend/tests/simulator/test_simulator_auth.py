@@ -6,9 +6,9 @@ from typing import Any
 
 import aiohttp
 
-from apps.brokers.simulator.auth import sign
-from apps.brokers.simulator.server import SimulatorServer
-from apps.brokers.simulator.state import Simulator
+from simulators.binance.app import BinanceServer
+from simulators.binance.auth import sign
+from simulators.core.state import Simulator
 
 from .conftest import API_KEY, API_SECRET, Control
 
@@ -22,7 +22,7 @@ async def call(session: aiohttp.ClientSession, method: str, url: str, **kwargs: 
 
 
 async def test_query_and_body_are_signed_together_as_binance_total_params(
-    server: SimulatorServer, simulator: Simulator, control: Control
+    server: BinanceServer, simulator: Simulator, control: Control
 ) -> None:
     simulator.clock = lambda: NOW
     query = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC"
@@ -35,7 +35,7 @@ async def test_query_and_body_are_signed_together_as_binance_total_params(
 
 
 async def test_a_changed_parameter_breaks_the_signature(
-    server: SimulatorServer, simulator: Simulator, control: Control
+    server: BinanceServer, simulator: Simulator, control: Control
 ) -> None:
     simulator.clock = lambda: NOW
     signed = f"timestamp={NOW}"
@@ -45,7 +45,7 @@ async def test_a_changed_parameter_breaks_the_signature(
 
 
 async def test_recv_window_above_60000_is_refused(
-    server: SimulatorServer, simulator: Simulator, control: Control
+    server: BinanceServer, simulator: Simulator, control: Control
 ) -> None:
     simulator.clock = lambda: NOW
     query = f"recvWindow=60001&timestamp={NOW}"
@@ -54,7 +54,7 @@ async def test_recv_window_above_60000_is_refused(
     assert (status, answer["code"]) == (400, -1131)
 
 
-async def test_default_recv_window_is_5000(server: SimulatorServer, simulator: Simulator, control: Control) -> None:
+async def test_default_recv_window_is_5000(server: BinanceServer, simulator: Simulator, control: Control) -> None:
     simulator.clock = lambda: NOW + 5_001
     query = f"timestamp={NOW}"
     url = f"{server.base_url}/api/v3/account?{query}&signature={sign(API_SECRET, query)}"
@@ -66,7 +66,7 @@ async def test_default_recv_window_is_5000(server: SimulatorServer, simulator: S
 
 
 async def test_a_timestamp_one_second_ahead_is_refused(
-    server: SimulatorServer, simulator: Simulator, control: Control
+    server: BinanceServer, simulator: Simulator, control: Control
 ) -> None:
     simulator.clock = lambda: NOW
     for ahead, expected in ((999, 200), (1_000, 400)):
@@ -76,7 +76,7 @@ async def test_a_timestamp_one_second_ahead_is_refused(
         assert status == expected, ahead
 
 
-async def test_public_endpoints_need_no_key(server: SimulatorServer, control: Control) -> None:
+async def test_public_endpoints_need_no_key(server: BinanceServer, control: Control) -> None:
     async with control.session.get(f"{server.base_url}/api/v3/ping") as response:
         assert (response.status, await response.json()) == (200, {})
     url = f'{server.base_url}/api/v3/exchangeInfo?symbols=["BTCUSDT","ETHUSDT"]'
@@ -84,6 +84,6 @@ async def test_public_endpoints_need_no_key(server: SimulatorServer, control: Co
         assert [s["symbol"] for s in (await response.json())["symbols"]] == ["BTCUSDT", "ETHUSDT"]
 
 
-async def test_an_endpoint_the_simulator_does_not_serve_is_404(server: SimulatorServer, control: Control) -> None:
+async def test_an_endpoint_the_simulator_does_not_serve_is_404(server: BinanceServer, control: Control) -> None:
     async with control.session.get(f"{server.base_url}/sapi/v1/capital/config/getall") as response:
         assert response.status == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ccxt.async_support as ccxt
 import pytest
 
-from apps.brokers.simulator.ccxt_urls import binance_urls_for
+from simulators.binance.ccxt_urls import binance_urls_for
 
 
 async def test_every_ccxt_binance_api_url_moves_to_the_base_url_keeping_its_path() -> None:

@@ -1,9 +1,8 @@
-"""`manage.py run_exchange_simulator` serves the API on the given port and stops cleanly on SIGTERM."""
+"""`python -m simulators.binance` serves the API on the given port and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,10 +22,9 @@ def _get(url: str) -> object:
 
 def test_the_command_serves_the_simulator_until_sigterm() -> None:
     port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "aristobot.settings_test"}
-    command = [sys.executable, "manage.py", "run_exchange_simulator", "--port", str(port), "--api-key", "K"]
+    command = [sys.executable, "-m", "simulators.binance", "--port", str(port), "--api-key", "K"]
     command += ["--api-secret", "S", "--balance", "USDT=250", "--price", "ETHUSDT=2500"]
-    proc = subprocess.Popen(command, cwd=BACKEND, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(command, cwd=BACKEND, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -44,3 +42,21 @@ def test_the_command_serves_the_simulator_until_sigterm() -> None:
         output, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
+
+
+def test_a_bad_option_is_refused_with_the_reason() -> None:
+    command = [sys.executable, "-m", "simulators.binance", "--price", "FOOUSDT=1"]
+    result = subprocess.run(command, cwd=BACKEND, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "no such market: FOOUSDT" in result.stderr
+
+
+def test_the_simulator_needs_neither_django_nor_the_apps_nor_ccxt() -> None:
+    """A test tool outside the apps: it runs on the domain's paper engine alone."""
+    code = (
+        "import sys, simulators.binance.app, simulators.core.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'apps', 'ccxt')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=BACKEND, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -6,16 +6,14 @@ from typing import Any
 
 import pytest
 
-from apps.brokers.simulator.config import parse_pairs, simulator_config
-from apps.brokers.simulator.server import SimulatorServer
-from apps.brokers.simulator.state import Simulator
+from simulators.binance.app import BinanceServer
+from simulators.core.config import parse_pairs, simulator_config
+from simulators.core.state import Simulator
 
 from .conftest import Control, binance_for
 
 
-async def test_a_created_account_trades_with_its_own_keys_and_balances(
-    server: SimulatorServer, control: Control
-) -> None:
+async def test_a_created_account_trades_with_its_own_keys_and_balances(server: BinanceServer, control: Control) -> None:
     created = await control.post("accounts", {"balances": {"USDT": "500", "BTC": "0.1"}})
     assert len(created["api_key"]) == len(created["api_secret"]) == 64
     client = binance_for(server.base_url, api_key=created["api_key"], secret=created["api_secret"])
@@ -65,7 +63,7 @@ async def test_price_accepts_unified_symbols_and_reports_changed_orders(exchange
     ],
 )
 async def test_bad_control_requests_say_what_is_wrong(
-    server: SimulatorServer, control: Control, path: str, payload: dict[str, Any], error: str
+    server: BinanceServer, control: Control, path: str, payload: dict[str, Any], error: str
 ) -> None:
     async with control.session.post(f"{server.base_url}/_sim/{path}", json=payload) as response:
         assert response.status == 400

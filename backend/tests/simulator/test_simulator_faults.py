@@ -8,12 +8,12 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from apps.brokers.simulator.server import SimulatorServer
+from simulators.binance.app import BinanceServer
 
 from .conftest import API_KEY, Control, binance_for
 
 
-async def test_wrong_secret_is_authentication_error(server: SimulatorServer) -> None:
+async def test_wrong_secret_is_authentication_error(server: BinanceServer) -> None:
     client = binance_for(server.base_url, secret="wrong" * 10)
     try:
         with pytest.raises(ccxt.AuthenticationError, match="-1022"):
@@ -22,7 +22,7 @@ async def test_wrong_secret_is_authentication_error(server: SimulatorServer) -> 
         await client.close()
 
 
-async def test_unknown_api_key_is_authentication_error(server: SimulatorServer) -> None:
+async def test_unknown_api_key_is_authentication_error(server: BinanceServer) -> None:
     client = binance_for(server.base_url, api_key="B" * 64)
     try:
         with pytest.raises(ccxt.AuthenticationError, match="-2015"):
@@ -31,7 +31,7 @@ async def test_unknown_api_key_is_authentication_error(server: SimulatorServer) 
         await client.close()
 
 
-async def test_unknown_api_key_after_a_success_is_ddos_protection_in_ccxt(server: SimulatorServer) -> None:
+async def test_unknown_api_key_after_a_success_is_ddos_protection_in_ccxt(server: BinanceServer) -> None:
     """ccxt reads -2015 after a successful private call as a temporary ban (its hasAlreadyAuthenticatedSuccessfully)."""
     client = binance_for(server.base_url)
     try:
@@ -115,7 +115,7 @@ async def test_latency_is_added_to_every_request(exchange: Any, control: Control
     await control.faults(latency_ms=0)
 
 
-async def test_latency_beyond_the_client_timeout_is_request_timeout(server: SimulatorServer, control: Control) -> None:
+async def test_latency_beyond_the_client_timeout_is_request_timeout(server: BinanceServer, control: Control) -> None:
     await control.faults(latency_ms=1_000)
     client = binance_for(server.base_url, timeout_ms=300)
     try:
@@ -125,7 +125,7 @@ async def test_latency_beyond_the_client_timeout_is_request_timeout(server: Simu
         await client.close()
 
 
-async def test_timeout_after_accept_leaves_exactly_one_order(server: SimulatorServer, control: Control) -> None:
+async def test_timeout_after_accept_leaves_exactly_one_order(server: BinanceServer, control: Control) -> None:
     client = binance_for(server.base_url, timeout_ms=500)
     try:
         await client.load_markets()
@@ -152,7 +152,7 @@ async def test_faults_do_not_touch_the_control_api(control: Control) -> None:
     assert (await control.get("faults"))["status_5xx"] == 1
 
 
-async def test_the_api_key_is_checked_before_anything_else(control: Control, server: SimulatorServer) -> None:
+async def test_the_api_key_is_checked_before_anything_else(control: Control, server: BinanceServer) -> None:
     async with control.session.get(f"{server.base_url}/api/v3/account?timestamp=1&signature=00") as response:
         assert response.status == 401
         assert await response.json() == {"code": -2014, "msg": "API-key format invalid."}

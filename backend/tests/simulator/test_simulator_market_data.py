@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.brokers.simulator.server import SimulatorServer
-from apps.brokers.simulator.state import Simulator
+from simulators.binance.app import BinanceServer
+from simulators.core.state import Simulator
 from trading.paper.markets import PAPER_MARKETS
 
 from .conftest import Control, binance_for
 
 
-async def test_load_markets_calls_only_spot_exchange_info(server: SimulatorServer, control: Control) -> None:
+async def test_load_markets_calls_only_spot_exchange_info(server: BinanceServer, control: Control) -> None:
     client = binance_for(server.base_url)
     try:
         markets = await client.load_markets()
@@ -60,7 +60,7 @@ async def test_fetch_time_is_the_simulator_clock(exchange: Any, simulator: Simul
 
 
 async def test_without_fetch_margins_off_ccxt_also_asks_for_margin_pairs(
-    server: SimulatorServer, control: Control
+    server: BinanceServer, control: Control
 ) -> None:
     client = binance_for(server.base_url)
     client.options["fetchMargins"] = True  # ccxt's default

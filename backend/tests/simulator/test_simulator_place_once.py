@@ -15,8 +15,8 @@ from decimal import Decimal
 
 import pytest
 
-from apps.brokers.simulator.server import SimulatorServer
-from apps.brokers.simulator.state import Simulator, WireOrder
+from simulators.binance.app import BinanceServer
+from simulators.core.state import Simulator, WireOrder
 from trading.errors import TemporaryError
 from trading.live.exchange import CcxtConfig, CcxtExchange
 from trading.orders import OrderRequest, OrderSide, OrderStatus, OrderType, ProtectionRequest
@@ -42,7 +42,7 @@ def sleeps() -> Sleeps:
 
 
 @pytest.fixture
-async def live(server: SimulatorServer, sleeps: Sleeps) -> AsyncIterator[CcxtExchange]:
+async def live(server: BinanceServer, sleeps: Sleeps) -> AsyncIterator[CcxtExchange]:
     """The gateway's adapter on the simulator, with a short timeout and no real backoff."""
     exchange = CcxtExchange(
         CcxtConfig(

@@ -9,6 +9,9 @@ Allowlist entries (EXCHANGE_BASE_URL_ALLOWLIST, comma-separated), each one of:
 - `scheme://host[:port][/path]`: that scheme, host and port (the scheme's default when none),
   and a path under the given one (`https://proxy.example.com/binance`).
 
+The exchange's own addresses are the hosts ccxt calls for it, from the stored catalog
+(`trading.live.catalog`), so checking a URL never imports ccxt.
+
 Hosts are compared exactly (no wildcards, no DNS): name the host the URL uses. A path with a
 `.` or `..` segment (also percent-encoded, or before a `;`), an encoded `/` or `\\`, or a `\\` is
 refused anywhere, in a base URL and in an entry: a proxy or server that normalises it would
@@ -17,12 +20,13 @@ otherwise take `/binance/../admin` out of the allowed `/binance`.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
+
+from trading.live.catalog import exchange_own_hosts
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
@@ -104,33 +108,6 @@ def allowlist_parse(entries: Iterable[str]) -> tuple[AllowedBase, ...]:
             port = DEFAULT_PORTS[scheme]
         parsed.append(AllowedBase(host=host, port=port, scheme=scheme, path=parts.path.rstrip("/")))
     return tuple(parsed)
-
-
-@functools.lru_cache(maxsize=256)
-def exchange_own_hosts(exchange_id: str) -> frozenset[str]:
-    """The hosts ccxt itself uses for this exchange (its API and its testnet), lower case."""
-    import ccxt  # the adapter package is the only place that knows ccxt
-
-    exchange_class = getattr(ccxt, exchange_id, None)
-    if exchange_class is None or exchange_id not in ccxt.exchanges:
-        return frozenset()
-    client = exchange_class()
-    hostname = str(getattr(client, "hostname", "") or "")
-    hosts: set[str] = set()
-
-    def collect(value: object) -> None:
-        if isinstance(value, dict):
-            for item in value.values():
-                collect(item)
-        elif isinstance(value, str) and value.startswith("https://"):
-            url = value.replace("{hostname}", hostname)
-            if "{" not in url:
-                hosts.add(_host(urlsplit(url).hostname))
-
-    for key in ("api", "test", "demo"):
-        collect(client.urls.get(key))
-    hosts.discard("")
-    return frozenset(hosts)
 
 
 def base_url_refusal(url: str, *, exchange_id: str, allowlist: Iterable[AllowedBase]) -> str | None:

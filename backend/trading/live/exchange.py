@@ -12,7 +12,8 @@ Placing at most once (DESIGN §5, invariant 2) rests on three rules here:
   unknown outcome too, raised as TemporaryError so that the caller looks the order up later;
 - a refusal before processing (429/418 rate limit, a refused timestamp) is placed again at once.
 The gateway runs one broker's requests one at a time, so no other request for the same client
-id runs while this one decides.
+id runs while this one decides. Reads and placements are tried again by one policy
+(`trading.live.retry`: three more tries after 0.5, 1 and 2 s, or the exchange's Retry-After).
 """
 
 from __future__ import annotations
@@ -42,13 +43,13 @@ from trading.errors import (
 )
 from trading.live.convert import balance_from_ccxt, markets_from_ccxt, order_from_ccxt, urls_rebased
 from trading.live.errors import ccxt_error
+from trading.live.retry import TryAgain, retried
 from trading.markets import Market
 from trading.orders import Balance, OrderRequest, OrderSide, OrderState, OrderType, ProtectionRequest
 
 logger = logging.getLogger(__name__)
 
 MARKETS_TTL_SECONDS = 3600
-RETRIES = 3
 CLOCK_MARGIN_SECONDS = 2.0  # Binance takes a timestamp up to 1 s ahead of its clock; +1 s for ccxt's throttle
 
 # Answers given before the request was processed: the order was certainly not placed.
@@ -112,11 +113,6 @@ def _session_refusing_redirects() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, trust_env=False, middlewares=(_refuse_redirect,))
 
 
-def exchange_ids() -> list[str]:
-    """Every exchange id ccxt knows."""
-    return list(ccxt_async.exchanges)
-
-
 class CcxtExchange:
     """A live exchange account; every ccxt exception leaves as a domain error."""
 
@@ -175,22 +171,19 @@ class CcxtExchange:
         self._client = client
         return client
 
-    async def _call(self, method: str, *args: Any, retries: int = RETRIES) -> Any:
-        """A read-only call, retried with backoff on temporary errors."""
-        for attempt in range(retries + 1):
+    async def _call(self, method: str, *args: Any) -> Any:
+        """A read-only call, tried again after a temporary error."""
+
+        async def attempt() -> Any:
             try:
                 return await getattr(self.client(), method)(*args)
             except Exception as exc:
                 error = self._error(exc)
-                if not isinstance(error, TemporaryError) or attempt == retries:
-                    raise error from None
-                await self._backoff(error, attempt)
-        raise AssertionError("unreachable")
+            if isinstance(error, TemporaryError):
+                raise TryAgain(error)
+            raise error
 
-    async def _backoff(self, error: TemporaryError, attempt: int) -> None:
-        delay = error.retry_after if error.retry_after is not None else min(8.0, 0.5 * 2**attempt)
-        logger.warning("%s; retrying in %.1f s", error, delay)
-        await self._sleep(delay)
+        return await retried(attempt, sleep=self._sleep)
 
     async def load_markets(self) -> Mapping[str, Market]:
         if not self._markets or time.monotonic() - self._markets_loaded_at > MARKETS_TTL_SECONDS:
@@ -263,41 +256,50 @@ class CcxtExchange:
         elif request.type is OrderType.TAKE_PROFIT_LIMIT:
             kind = "limit"
             params["takeProfitPrice"] = float(request.price or 0)
-        return await self._place_once(
-            request.client_order_id,
-            market,
-            lambda: self.client().create_order(
-                request.symbol,
-                kind,
-                request.side.value,
-                float(request.amount),
-                float(price) if price is not None else None,
-                dict(params),
-            ),
-        )
+
+        async def place() -> list[OrderState]:
+            amount, limit = float(request.amount), float(price) if price is not None else None
+            raw = await self.client().create_order(
+                request.symbol, kind, request.side.value, amount, limit, dict(params)
+            )
+            return [order_from_ccxt(raw, market)]
+
+        async def placed_already() -> list[OrderState]:
+            return [await self.fetch_order(symbol=market.symbol, client_order_id=request.client_order_id)]
+
+        placed = await self._place_once(market.symbol, [request.client_order_id], place, placed_already)
+        return placed[0]
 
     async def _place_once(
-        self, client_order_id: str, market: Market, place: Callable[[], Awaitable[Any]]
-    ) -> OrderState:
-        for attempt in range(RETRIES + 1):
+        self,
+        symbol: str,
+        client_order_ids: list[str],
+        place: Callable[[], Awaitable[list[OrderState]]],
+        placed_already: Callable[[], Awaitable[list[OrderState]]],
+    ) -> list[OrderState]:
+        """The orders `place()` made, tried again only when they certainly were not placed: the
+        exchange refused before processing, or a look-up finds none once the failed request can
+        no longer execute. An exchange's "duplicate" means placed: `placed_already()` finds them.
+        A look-up that fails raises TemporaryError at once: nothing is placed again."""
+
+        async def attempt() -> list[OrderState]:
             sent_at = self._clock()
             try:
-                return order_from_ccxt(await place(), market)
+                return await place()
             except Exception as exc:
                 error = self._error(exc)
                 refused = isinstance(exc, _REFUSED_BEFORE_PROCESSING)
             if isinstance(error, DuplicateOrder):
-                return await self.fetch_order(symbol=market.symbol, client_order_id=client_order_id)
+                return await placed_already()
             if not isinstance(error, TemporaryError):
                 raise error
             if not refused:  # the order may have reached the exchange: never place it twice
-                found = await self._settled_lookup(market.symbol, [client_order_id], sent_at, error)
+                found = await self._settled_lookup(symbol, client_order_ids, sent_at, error)
                 if found:
-                    return found[0]
-            if attempt == RETRIES:
-                raise error
-            await self._backoff(error, attempt)
-        raise AssertionError("unreachable")
+                    return found
+            raise TryAgain(error)
+
+        return await retried(attempt, sleep=self._sleep)
 
     def placements_unknown(self, client_order_ids: Iterable[str]) -> None:
         """A gateway that died may have sent these placements just now: count them as sent now,
@@ -444,32 +446,17 @@ async def _binance_oco(exchange: CcxtExchange, request: ProtectionRequest, marke
     if found:
         return found
 
-    async def place() -> Any:
-        return await client.private_post_orderlist_oco(params)
+    async def place() -> list[OrderState]:
+        answer = await client.private_post_orderlist_oco(params)
+        reports = answer.get("orderReports") or []
+        return [
+            order_from_ccxt(client.parse_order(report, client.markets[market.symbol]), market) for report in reports
+        ]
 
-    for attempt in range(RETRIES + 1):
-        sent_at = exchange._clock()
-        try:
-            answer = await place()
-            reports = answer.get("orderReports") or []
-            return [
-                order_from_ccxt(client.parse_order(report, client.markets[market.symbol]), market) for report in reports
-            ]
-        except Exception as exc:
-            error = exchange._error(exc)
-            refused = isinstance(exc, _REFUSED_BEFORE_PROCESSING)
-        if isinstance(error, DuplicateOrder):  # a leg's client id is on an open order: it is placed
-            return await exchange._lookup(market.symbol, wanted)
-        if not isinstance(error, TemporaryError):
-            raise error
-        if not refused:
-            found = await exchange._settled_lookup(market.symbol, wanted, sent_at, error)
-            if found:
-                return found
-        if attempt == RETRIES:
-            raise error
-        await exchange._backoff(error, attempt)
-    raise AssertionError("unreachable")
+    async def placed_already() -> list[OrderState]:  # a leg's client id is on an open order: it is placed
+        return await exchange._lookup(market.symbol, wanted)
+
+    return await exchange._place_once(market.symbol, wanted, place, placed_already)
 
 
 _OCO: dict[str, Callable[[CcxtExchange, ProtectionRequest, Market], Awaitable[list[OrderState]]]] = {

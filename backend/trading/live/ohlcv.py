@@ -1,7 +1,8 @@
 """Public 1-minute candles from an exchange through ccxt, for the heartbeat's `ccxt` source.
 
 No API key: only public market data. ccxt's own rate limiter spaces the requests; its errors
-come back as domain errors (TemporaryError for network trouble, to retry with backoff).
+come back as domain errors (TemporaryError for network trouble, to retry with backoff). ccxt is
+imported only when a client is made, so a heartbeat on simulated or replayed prices never loads it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import ccxt
-
 from trading.errors import ConfigurationError
-from trading.live.errors import ccxt_error
 
 MINUTE_MS = 60_000
 
@@ -38,6 +36,8 @@ class OhlcvClient:
     def __init__(self, exchange_id: str, *, exchange: Any = None, timeout_seconds: int = 10) -> None:
         self.exchange_id = exchange_id
         if exchange is None:
+            import ccxt
+
             if exchange_id not in ccxt.exchanges:
                 raise ConfigurationError(f"ccxt has no exchange {exchange_id!r}")
             exchange = getattr(ccxt, exchange_id)({"enableRateLimit": True, "timeout": timeout_seconds * 1000})
@@ -48,6 +48,8 @@ class OhlcvClient:
         try:
             rows = self.exchange.fetch_ohlcv(symbol, "1m", since=since_ms, limit=500)
         except Exception as exc:
+            from trading.live.errors import ccxt_error
+
             raise ccxt_error(exc, broker_label=self.exchange_id) from exc
         candles = []
         for row in rows or []:

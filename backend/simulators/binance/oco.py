@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from apps.brokers.simulator.errors import (
+from simulators.binance.errors import (
     BAD_OCO_PRICES,
     DUPLICATE_ORDER,
     INSUFFICIENT_BALANCE,
@@ -15,10 +15,10 @@ from apps.brokers.simulator.errors import (
     BinanceError,
     order_rejected,
 )
-from apps.brokers.simulator.orders import SIDES, TIME_IN_FORCE
-from apps.brokers.simulator.params import Params
-from apps.brokers.simulator.rules import check_notional, check_price, check_quantity, random_client_id
-from apps.brokers.simulator.state import OrderList, SimAccount, Simulator, WireOrder
+from simulators.binance.orders import SIDES, TIME_IN_FORCE
+from simulators.binance.params import Params
+from simulators.binance.rules import check_notional, check_price, check_quantity, random_client_id
+from simulators.core.state import OrderList, SimAccount, Simulator, WireOrder
 from trading.errors import InsufficientFunds, OrderInvalid
 from trading.markets import Market
 from trading.orders import ProtectionRequest

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
-from apps.brokers.simulator.errors import BinanceError, illegal_characters, mandatory, not_required
+from simulators.binance.errors import BinanceError, illegal_characters, mandatory, not_required
 
 DECIMAL_RANGE = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
 INTEGER_RANGE = r"^[0-9]{1,20}$"

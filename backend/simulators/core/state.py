@@ -1,5 +1,6 @@
-"""The simulator's memory: accounts (one PaperBook per API key), prices, faults, and what Binance
-reports about each order beyond what the matching engine keeps (type, timeInForce, list id).
+"""A simulated exchange's memory: accounts (one PaperBook per API key), prices, faults, and what the
+exchange reports about each order beyond what the matching engine keeps (its own type, time in
+force, list id). No protocol here: each exchange's package turns this state into its API.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from apps.brokers.simulator.errors import BinanceError, invalid_symbol
-from apps.brokers.simulator.faults import Faults
+from simulators.core.faults import Faults
 from trading.markets import Market
 from trading.orders import OrderStatus
 from trading.paper.book import PaperBook, PaperOrder
 from trading.paper.markets import PAPER_MARKETS, TAKER_FEE
 
-STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
+
+class UnknownSymbol(LookupError):
+    """A symbol the simulator has no market for; each protocol answers it in its own words."""
 
 
 def wall_clock_ms() -> int:
@@ -27,7 +29,7 @@ def wall_clock_ms() -> int:
 
 
 def new_key() -> str:
-    """A key in Binance's format: 64 letters and digits."""
+    """A made-up API key or secret: 64 letters and digits, as Binance's."""
     return secrets.token_hex(32)
 
 
@@ -43,7 +45,7 @@ class AccountSpec:
 
 @dataclass(frozen=True)
 class SimulatorConfig:
-    """What the simulator starts with, and returns to on `POST /_sim/reset`; prices by Binance id."""
+    """What the simulator starts with, and returns to on `POST /_sim/reset`; prices by market id (BTCUSDT)."""
 
     accounts: tuple[AccountSpec, ...] = ()
     prices: Mapping[str, Decimal] = field(default_factory=dict)
@@ -52,15 +54,15 @@ class SimulatorConfig:
 
 @dataclass
 class WireOrder:
-    """What Binance reports about an order that the engine does not keep."""
+    """What the exchange reports about an order that the engine does not keep, in the exchange's words."""
 
     order_id: int
-    symbol: str  # Binance id: BTCUSDT
+    symbol: str  # market id: BTCUSDT
     client_order_id: str
-    side: str  # BUY / SELL
-    type: str  # Binance type: MARKET, LIMIT, STOP_LOSS_LIMIT, ...
+    side: str  # as the exchange writes it: BUY / SELL on Binance
+    type: str  # the exchange's type: MARKET, LIMIT, STOP_LOSS_LIMIT, ... on Binance
     time_in_force: str
-    price: Decimal  # 0 when the order has none, as Binance reports it
+    price: Decimal  # 0 when the order has none
     stop_price: Decimal
     orig_qty: Decimal
     orig_quote_qty: Decimal
@@ -100,7 +102,7 @@ class PriceStats:
 
 
 class SimAccount:
-    """One API key: its secret, its PaperBook and the Binance view of its orders and order lists."""
+    """One API key: its secret, its PaperBook and the exchange's view of its orders and order lists."""
 
     def __init__(self, spec: AccountSpec) -> None:
         self.api_key = spec.api_key
@@ -113,7 +115,8 @@ class SimAccount:
         self._placements = 0
 
     def engine_client_id(self, client_order_id: str) -> str:
-        """A fresh engine id per placement: Binance reuses client ids of finished orders, the engine never does."""
+        """A fresh engine id per placement: exchanges such as Binance reuse client ids of finished orders,
+        the engine never does."""
         self._placements += 1
         return f"{client_order_id}#{self._placements}"
 
@@ -129,7 +132,7 @@ class SimAccount:
         self._list_by_client[order_list.list_client_order_id] = order_list.order_list_id
 
     def find(self, *, order_id: int | None, client_order_id: str | None) -> WireOrder | None:
-        """By orderId, else the latest order with this client id (as Binance's origClientOrderId)."""
+        """By order id, else the latest order with this client id (as Binance's origClientOrderId)."""
         if order_id is not None:
             return self.orders.get(order_id)
         if client_order_id is not None:
@@ -150,15 +153,6 @@ class SimAccount:
 
     def is_open(self, wire: WireOrder) -> bool:
         return self.engine(wire).is_open
-
-    def status(self, wire: WireOrder) -> str:
-        """Binance's status: the engine fills orders whole, so never PARTIALLY_FILLED."""
-        status = self.engine(wire).status
-        if status is OrderStatus.OPEN:
-            return "NEW"
-        if status is OrderStatus.CANCELED and wire.expired:
-            return "EXPIRED"
-        return status.value.upper()
 
 
 class Simulator:
@@ -196,7 +190,7 @@ class Simulator:
     def market(self, symbol: str) -> Market:
         market = self.markets_by_id.get(symbol)
         if market is None:
-            raise invalid_symbol()
+            raise UnknownSymbol(f"Invalid symbol: the simulator has no market {symbol!r}")
         return market
 
     def last_price(self, symbol: str) -> Decimal | None:
@@ -209,7 +203,7 @@ class Simulator:
         """Record a candle and run every account's matching engine on it; returns the orders that changed."""
         market = self.market(symbol)
         if last <= 0:
-            raise BinanceError(-1013, "Invalid price.")
+            raise ValueError(f"a price must be above 0, not {last}")
         low = last if low is None else min(low, last)
         high = last if high is None else max(high, last)
         now = self.now_ms()

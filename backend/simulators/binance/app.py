@@ -1,5 +1,6 @@
 """The aiohttp application: Binance's routes under /api/v3, the control API under /_sim/, and the
-middleware that adds latency, answers armed faults and formats BinanceError as Binance does.
+middleware that adds latency, answers armed faults and formats BinanceError as Binance does;
+`BinanceServer` runs it.
 """
 
 from __future__ import annotations
@@ -11,17 +12,27 @@ from typing import Any
 
 from aiohttp import web
 
-from apps.brokers.simulator import control, endpoints
-from apps.brokers.simulator.auth import API_KEY_HEADER, authenticate
-from apps.brokers.simulator.errors import DUPLICATE_ORDER, INSUFFICIENT_BALANCE, BinanceError, order_rejected
-from apps.brokers.simulator.faults import fault_response, hold_after_accept
-from apps.brokers.simulator.params import Params
-from apps.brokers.simulator.state import SimAccount, Simulator
+from simulators.binance import endpoints, wire
+from simulators.binance.auth import API_KEY_HEADER, authenticate
+from simulators.binance.errors import (
+    DUPLICATE_ORDER,
+    INSUFFICIENT_BALANCE,
+    BinanceError,
+    invalid_symbol,
+    order_rejected,
+)
+from simulators.binance.faults import fault_response
+from simulators.binance.params import Params
+from simulators.core import control
+from simulators.core.faults import hold_after_accept
+from simulators.core.server import SimulatorServer
+from simulators.core.state import SimAccount, Simulator, UnknownSymbol
 
 logger = logging.getLogger("aristobot.simulator")
 
 SIMULATOR = web.AppKey("simulator", Simulator)
 CONTROL_PREFIX = "/_sim/"
+DEFAULT_PORT = 8900
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PublicEndpoint = Callable[[Simulator, Params], Any]
@@ -33,9 +44,16 @@ def create_app(simulator: Simulator) -> web.Application:
     app = web.Application(middlewares=[_binance_middleware])
     app[SIMULATOR] = simulator
     _add_api_routes(app.router)
-    control.add_routes(app.router, SIMULATOR)
+    control.add_routes(app.router, SIMULATOR, order_view=wire.order_query)
     app.on_shutdown.append(_on_shutdown)
     return app
+
+
+class BinanceServer(SimulatorServer):
+    """The Binance simulator on host:port (port 0 picks a free one)."""
+
+    def create_app(self) -> web.Application:
+        return create_app(self.simulator)
 
 
 def _add_api_routes(router: web.UrlDispatcher) -> None:
@@ -105,7 +123,7 @@ def _json(answer: Any, *, status: int = 200, headers: dict[str, str] | None = No
 @web.middleware
 async def _binance_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Latency and request faults first (not for /_sim/; only on `fault_route` when set), then
-    BinanceError as Binance's JSON answer."""
+    BinanceError (and an unknown symbol, -1121) as Binance's JSON answer."""
     if request.path.startswith(CONTROL_PREFIX):
         return await handler(request)
     simulator = request.app[SIMULATOR]
@@ -123,12 +141,15 @@ async def _binance_middleware(request: web.Request, handler: Handler) -> web.Str
         return faulted
     try:
         return await handler(request)
-    except BinanceError as error:
-        logger.info("%s %s -> %d %s", request.method, request.path, error.code, error.msg)
-        return _json(error.body(), status=error.status, headers=error.headers)
+    except UnknownSymbol:
+        error = invalid_symbol()
+    except BinanceError as refused:
+        error = refused
     except web.HTTPNotFound:
         logger.warning("the simulator does not serve %s %s", request.method, request.path)
         raise
+    logger.info("%s %s -> %d %s", request.method, request.path, error.code, error.msg)
+    return _json(error.body(), status=error.status, headers=error.headers)
 
 
 async def _on_shutdown(app: web.Application) -> None:

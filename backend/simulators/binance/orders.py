@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from apps.brokers.simulator.errors import (
+from simulators.binance.errors import (
     DUPLICATE_ORDER,
     INSUFFICIENT_BALANCE,
     ORDER_DOES_NOT_EXIST,
@@ -19,8 +19,8 @@ from apps.brokers.simulator.errors import (
     BinanceError,
     order_rejected,
 )
-from apps.brokers.simulator.params import Params
-from apps.brokers.simulator.rules import (
+from simulators.binance.params import Params
+from simulators.binance.rules import (
     STOP_LOSS_TYPES,
     check_notional,
     check_price,
@@ -29,8 +29,8 @@ from apps.brokers.simulator.rules import (
     quantity_for_quote,
     random_client_id,
 )
-from apps.brokers.simulator.state import STOP_TYPES, SimAccount, Simulator, WireOrder
-from apps.brokers.simulator.wire import ORDER_TYPES
+from simulators.binance.wire import ORDER_TYPES, STOP_TYPES
+from simulators.core.state import SimAccount, Simulator, WireOrder
 from trading.errors import InsufficientFunds, OrderInvalid
 from trading.markets import Market
 from trading.orders import OrderRequest, OrderSide, OrderStatus, OrderType

@@ -1,4 +1,4 @@
-"""Faults a test arms through `POST /_sim/faults`, and the answers they produce.
+"""Faults a test arms through `POST /_sim/faults`; each exchange's package gives the answers.
 
 Counters count down: `{"status_5xx": 2}` fails the next two API requests. `latency_ms`
 stays until set back to 0 or the simulator is reset. `fault_route` ("POST /api/v3/order")
@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass, fields
 
 from aiohttp import web
 
-from apps.brokers.simulator.errors import BinanceError
-
 TIMEOUT_MODES = ("delay", "drop")
 
 
@@ -26,15 +24,15 @@ class Faults:
     latency_ms: int = 0  # added to every API request
     status_5xx: int = 0  # next n requests answer `status_code` with a plain-text body, as a gateway does
     status_code: int = 503
-    forbidden: int = 0  # next n requests answer 403, as Binance's WAF does
-    rate_limit: int = 0  # next n requests answer 429 (or 418) with Retry-After
+    forbidden: int = 0  # next n requests answer 403, as a web application firewall does
+    rate_limit: int = 0  # next n requests answer 429 (or 418, Binance's ban) with Retry-After
     retry_after: int = 1
     rate_limit_status: int = 429
     timeout_after_accept: int = 0  # next n orders are placed, then the answer is held or the connection dropped
     timeout_mode: str = "delay"
     timeout_hold_ms: int = 30_000  # "delay": hold the answer this long, or until the client gives up
-    insufficient_balance: int = 0  # next n orders rejected -2010 insufficient balance
-    duplicate_client_id: int = 0  # next n orders rejected -2010 duplicate order
+    insufficient_balance: int = 0  # next n orders rejected for insufficient balance
+    duplicate_client_id: int = 0  # next n orders rejected as a duplicate order
     fault_route: str = ""  # "POST /api/v3/order": latency and request-level faults only there; "" everywhere
 
     def applies_to(self, method: str, path: str) -> bool:
@@ -79,27 +77,6 @@ class Faults:
 def _is_route(value: str) -> bool:
     method, _, path = value.partition(" ")
     return method in ("GET", "POST", "PUT", "DELETE") and path.startswith("/") and " " not in path
-
-
-def fault_response(faults: Faults) -> web.Response | None:
-    """The answer an armed request-level fault gives instead of the API, or None."""
-    if faults.take("rate_limit"):
-        if faults.rate_limit_status == 418:
-            banned_until = int(time.time() * 1000) + faults.retry_after * 1000
-            msg = f"Way too many requests; IP(127.0.0.1) banned until {banned_until}. Please use WebSocket Streams."
-        else:
-            msg = "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute."
-        error = BinanceError(
-            -1003, msg, status=faults.rate_limit_status, headers={"Retry-After": str(faults.retry_after)}
-        )
-        return web.json_response(error.body(), status=error.status, headers=error.headers)
-    if faults.take("forbidden"):
-        return web.Response(
-            status=403, text="<html><body><h1>403 Forbidden</h1></body></html>", content_type="text/html"
-        )
-    if faults.take("status_5xx"):
-        return web.Response(status=faults.status_code, text="Service Unavailable.", content_type="text/plain")
-    return None
 
 
 async def hold_after_accept(request: web.Request, faults: Faults, stopping: asyncio.Event) -> None:

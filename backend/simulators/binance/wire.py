@@ -6,13 +6,15 @@ import zlib
 from decimal import Decimal
 from typing import Any
 
-from apps.brokers.simulator.state import STOP_TYPES, OrderList, PriceStats, SimAccount, WireOrder
+from simulators.core.state import OrderList, PriceStats, SimAccount, WireOrder
 from trading.markets import Market
+from trading.orders import OrderStatus
 
 Json = dict[str, Any]
 
 _EIGHT = Decimal("0.00000001")
 ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"]
+STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
 MAX_PRICE = Decimal(1_000_000)
 MAX_QTY = Decimal(9_000_000_000)
 MAX_NOTIONAL = Decimal(9_000_000)
@@ -82,6 +84,16 @@ def symbol_info(market: Market) -> Json:
     }
 
 
+def status(account: SimAccount, wire: WireOrder) -> str:
+    """Binance's status: the engine fills orders whole, so never PARTIALLY_FILLED."""
+    engine_status = account.engine(wire).status
+    if engine_status is OrderStatus.OPEN:
+        return "NEW"
+    if engine_status is OrderStatus.CANCELED and wire.expired:
+        return "EXPIRED"
+    return engine_status.value.upper()
+
+
 def _report(account: SimAccount, wire: WireOrder) -> Json:
     """The fields every order answer carries after the ids."""
     engine = account.engine(wire)
@@ -90,7 +102,7 @@ def _report(account: SimAccount, wire: WireOrder) -> Json:
         "origQty": num(wire.orig_qty),
         "executedQty": num(engine.filled),
         "cummulativeQuoteQty": num(engine.filled * (engine.average or Decimal(0))),
-        "status": account.status(wire),
+        "status": status(account, wire),
         "timeInForce": wire.time_in_force,
         "type": wire.type,
         "side": wire.side,

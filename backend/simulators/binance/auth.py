@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from apps.brokers.simulator.errors import BinanceError, mandatory
-from apps.brokers.simulator.params import Params
-from apps.brokers.simulator.state import SimAccount, Simulator
+from simulators.binance.errors import BinanceError, mandatory
+from simulators.binance.params import Params
+from simulators.core.state import SimAccount, Simulator
 
 API_KEY_HEADER = "X-MBX-APIKEY"
 DEFAULT_RECV_WINDOW = 5_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from decimal import ROUND_DOWN, Decimal
 
-from apps.brokers.simulator.errors import WOULD_TRIGGER, filter_failure, order_rejected
-from apps.brokers.simulator.wire import MAX_NOTIONAL, MAX_PRICE, MAX_QTY
+from simulators.binance.errors import WOULD_TRIGGER, filter_failure, order_rejected
+from simulators.binance.wire import MAX_NOTIONAL, MAX_PRICE, MAX_QTY
 from trading.markets import Market, is_on_step
 
 STOP_LOSS_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT"})

@@ -1,22 +1,22 @@
-"""Run the simulator on a host and port: in tests (`SimulatorServer`) or until a signal (`serve`)."""
+"""Run a simulated exchange on a host and port: in tests (`async with`) or until a signal (`serve`)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 from collections.abc import Callable
+from typing import Self
 
 from aiohttp import web
 
-from apps.brokers.simulator.app import create_app
-from apps.brokers.simulator.state import Simulator
+from simulators.core.state import Simulator
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8900
 
 
 class SimulatorServer:
-    """The simulator listening on host:port (port 0 picks a free one); `base_url` once started."""
+    """A simulator's web application listening on host:port (port 0 picks a free one); `base_url`
+    once started. Each exchange's package says which application with `create_app`."""
 
     def __init__(self, simulator: Simulator, *, host: str = DEFAULT_HOST, port: int = 0) -> None:
         self.simulator = simulator
@@ -24,13 +24,17 @@ class SimulatorServer:
         self.port = port
         self._runner: web.AppRunner | None = None
 
+    def create_app(self) -> web.Application:
+        """The exchange's API and the control API, on `self.simulator`."""
+        raise NotImplementedError
+
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> str:
         self.simulator.stopping.clear()
-        self._runner = web.AppRunner(create_app(self.simulator), shutdown_timeout=1.0, access_log=None)
+        self._runner = web.AppRunner(self.create_app(), shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -43,7 +47,7 @@ class SimulatorServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> SimulatorServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

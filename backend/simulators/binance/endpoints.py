@@ -10,9 +10,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from apps.brokers.simulator import wire
-from apps.brokers.simulator.errors import UNKNOWN_ORDER, BinanceError, illegal_characters
-from apps.brokers.simulator.oco import (
+from simulators.binance import wire
+from simulators.binance.errors import UNKNOWN_ORDER, BinanceError, illegal_characters
+from simulators.binance.oco import (
     oco_parse,
     oco_parse_legacy,
     oco_place,
@@ -20,7 +20,7 @@ from apps.brokers.simulator.oco import (
     order_list_cancel,
     order_list_find,
 )
-from apps.brokers.simulator.orders import (
+from simulators.binance.orders import (
     open_orders,
     order_cancel,
     order_find,
@@ -29,9 +29,9 @@ from apps.brokers.simulator.orders import (
     placement_check,
     placement_parse,
 )
-from apps.brokers.simulator.params import Params
-from apps.brokers.simulator.rules import random_client_id
-from apps.brokers.simulator.state import OrderList, SimAccount, Simulator
+from simulators.binance.params import Params
+from simulators.binance.rules import random_client_id
+from simulators.core.state import OrderList, SimAccount, Simulator
 
 Json = Any
 RATE_LIMITS = [

@@ -1,6 +1,8 @@
 """The control API under /_sim/: accounts, prices, faults, reset and the orders really accepted.
 
-No authentication: the simulator is a local test tool and binds 127.0.0.1 by default.
+The same for every simulated exchange; orders are listed as the exchange's own API shows them
+(the protocol passes its `OrderView`). No authentication: the simulator is a local test tool and
+binds 127.0.0.1 by default.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from apps.brokers.simulator import wire
-from apps.brokers.simulator.errors import BinanceError
-from apps.brokers.simulator.state import AccountSpec, Simulator, new_key
+from simulators.core.state import AccountSpec, SimAccount, Simulator, UnknownSymbol, WireOrder, new_key
 from trading.numbers import decimal_from
 from trading.paper.markets import TAKER_FEE
 
@@ -24,21 +24,23 @@ class ControlError(Exception):
 
 
 Query = Mapping[str, str]
-ControlAction = Callable[[Simulator, dict[str, Any], Query], Any]
+OrderView = Callable[[SimAccount, WireOrder], dict[str, Any]]
+ControlAction = Callable[[Simulator, dict[str, Any], Query, OrderView], Any]
+
+_EIGHT = Decimal("0.00000001")
 
 
-def add_routes(router: web.UrlDispatcher, key: web.AppKey[Simulator]) -> None:
-    """Register the /_sim/ routes; `key` finds the Simulator in the application."""
+def add_routes(router: web.UrlDispatcher, key: web.AppKey[Simulator], *, order_view: OrderView) -> None:
+    """Register the /_sim/ routes; `key` finds the Simulator in the application, `order_view`
+    describes an order as the exchange's API does."""
 
     def route(action: ControlAction) -> Callable[[web.Request], Any]:
         async def handle(request: web.Request) -> web.Response:
             try:
                 payload = await _payload(request)
-                return web.json_response(action(request.app[key], payload, request.rel_url.query))
+                return web.json_response(action(request.app[key], payload, request.rel_url.query, order_view))
             except ControlError as error:
                 return web.json_response({"error": str(error)}, status=400)
-            except BinanceError as error:
-                return web.json_response({"error": error.msg, "code": error.code}, status=400)
 
         return handle
 
@@ -64,6 +66,11 @@ async def _payload(request: web.Request) -> dict[str, Any]:
     return payload
 
 
+def _num(value: Decimal) -> str:
+    """An amount with eight decimals: "250.00000000"."""
+    return format(value.quantize(_EIGHT), "f")
+
+
 def _decimal(payload: dict[str, Any], name: str, *, required: bool = False) -> Decimal | None:
     raw = payload.get(name)
     if raw is None:
@@ -76,7 +83,7 @@ def _decimal(payload: dict[str, Any], name: str, *, required: bool = False) -> D
     return value
 
 
-def accounts_create(simulator: Simulator, payload: dict[str, Any], query: Query) -> Any:
+def accounts_create(simulator: Simulator, payload: dict[str, Any], query: Query, order_view: OrderView) -> Any:
     """{"api_key"?, "api_secret"?, "balances": {"USDT": "10000"}, "fee_rate"?}: a fresh account, keys made up."""
     balances = payload.get("balances", {"USDT": "10000"})
     if not isinstance(balances, dict):
@@ -92,31 +99,34 @@ def accounts_create(simulator: Simulator, payload: dict[str, Any], query: Query)
     return {"api_key": spec.api_key, "api_secret": spec.api_secret, "balances": _balances(simulator, spec.api_key)}
 
 
-def accounts_list(simulator: Simulator, payload: dict[str, Any], query: Query) -> Any:
+def accounts_list(simulator: Simulator, payload: dict[str, Any], query: Query, order_view: OrderView) -> Any:
     return [{"api_key": key, "balances": _balances(simulator, key)} for key in simulator.accounts]
 
 
 def _balances(simulator: Simulator, api_key: str) -> dict[str, dict[str, str]]:
     balance = simulator.accounts[api_key].book.balance()
     return {
-        asset: {"free": wire.num(balance.free_of(asset)), "total": wire.num(total)}
+        asset: {"free": _num(balance.free_of(asset)), "total": _num(total)}
         for asset, total in sorted(balance.total.items())
     }
 
 
-def price_set(simulator: Simulator, payload: dict[str, Any], query: Query) -> Any:
+def price_set(simulator: Simulator, payload: dict[str, Any], query: Query, order_view: OrderView) -> Any:
     """{"symbol": "BTCUSDT", "last": "40000", "low"?, "high"?}: record the candle and match resting orders."""
     symbol = str(payload.get("symbol") or "").replace("/", "").upper()
     last = _decimal(payload, "last", required=True) or Decimal(0)
-    changed = simulator.price_set(symbol, last=last, low=_decimal(payload, "low"), high=_decimal(payload, "high"))
+    try:
+        changed = simulator.price_set(symbol, last=last, low=_decimal(payload, "low"), high=_decimal(payload, "high"))
+    except (UnknownSymbol, ValueError) as error:
+        raise ControlError(str(error)) from None
     return {
         "symbol": symbol,
-        "last": wire.num(last),
-        "changed": [{"apiKey": account.api_key, **wire.order_query(account, order)} for account, order in changed],
+        "last": _num(last),
+        "changed": [{"apiKey": account.api_key, **order_view(account, order)} for account, order in changed],
     }
 
 
-def faults_arm(simulator: Simulator, payload: dict[str, Any], query: Query) -> Any:
+def faults_arm(simulator: Simulator, payload: dict[str, Any], query: Query, order_view: OrderView) -> Any:
     try:
         simulator.faults.arm(payload)
     except ValueError as error:
@@ -124,20 +134,20 @@ def faults_arm(simulator: Simulator, payload: dict[str, Any], query: Query) -> A
     return simulator.faults.as_dict()
 
 
-def faults_get(simulator: Simulator, payload: dict[str, Any], query: Query) -> Any:
+def faults_get(simulator: Simulator, payload: dict[str, Any], query: Query, order_view: OrderView) -> Any:
     return simulator.faults.as_dict()
 
 
-def reset(simulator: Simulator, payload: dict[str, Any], query: Query) -> Any:
+def reset(simulator: Simulator, payload: dict[str, Any], query: Query, order_view: OrderView) -> Any:
     """Back to the startup state: its accounts and balances, no orders, its prices, no faults."""
     simulator.reset()
     return {"accounts": len(simulator.accounts), "faults": simulator.faults.as_dict()}
 
 
-def orders_list(simulator: Simulator, payload: dict[str, Any], query: Query) -> Any:
+def orders_list(simulator: Simulator, payload: dict[str, Any], query: Query, order_view: OrderView) -> Any:
     """Every order the simulator accepted, oldest first; filter with ?api_key=, ?symbol=, ?clientOrderId=."""
     orders = [
-        {"apiKey": account.api_key, **wire.order_query(account, order)}
+        {"apiKey": account.api_key, **order_view(account, order)}
         for account, order in simulator.all_orders()
         if query.get("api_key") in (None, account.api_key)
         and query.get("symbol") in (None, order.symbol)
@@ -146,6 +156,6 @@ def orders_list(simulator: Simulator, payload: dict[str, Any], query: Query) -> 
     return {"count": len(orders), "orders": orders}
 
 
-def requests_list(simulator: Simulator, payload: dict[str, Any], query: Query) -> Any:
+def requests_list(simulator: Simulator, payload: dict[str, Any], query: Query, order_view: OrderView) -> Any:
     """The last 1000 API requests, oldest first, as "GET /api/v3/account": what a client really called."""
     return list(simulator.requests)

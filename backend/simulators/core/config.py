@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from apps.brokers.simulator.state import AccountSpec, SimulatorConfig, new_key
+from simulators.core.state import AccountSpec, SimulatorConfig, new_key
 from trading.numbers import decimal_from
 from trading.paper.markets import PAPER_MARKETS, TAKER_FEE
 
@@ -37,7 +37,7 @@ def simulator_config(
     known = {market.id for market in PAPER_MARKETS.values()}
     unknown = sorted(set(starting_prices) - known)
     if unknown:
-        raise ValueError(f"no such market: {', '.join(unknown)} (markets are Binance ids like BTCUSDT)")
+        raise ValueError(f"no such market: {', '.join(unknown)} (markets are ids like BTCUSDT)")
     account = AccountSpec(
         api_key=api_key or new_key(),
         api_secret=api_secret or new_key(),
