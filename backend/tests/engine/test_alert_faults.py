@@ -73,7 +73,7 @@ def test_bad_numbers_met_while_executing_are_an_error_at_once_that_says_nothing_
 
 
 def test_an_alert_held_behind_a_failing_one_gets_its_row_at_once(alerts, monkeypatch):
-    def busy(self, webhook, alert, broker, *, fresh):
+    def busy(self, webhook, alert, broker, market, *, fresh):
         raise TemporaryError("the exchange is busy")
 
     monkeypatch.setattr(execution.AlertExecutor, "_buy", busy)
@@ -92,10 +92,10 @@ def test_an_alert_held_behind_a_failing_one_gets_its_row_at_once(alerts, monkeyp
 def test_an_alert_held_behind_one_that_keeps_failing_is_run_not_dead_lettered(alerts, redis_client, monkeypatch):
     real_buy = execution.AlertExecutor._buy
 
-    def never_for_the_first(self, webhook, alert, broker, *, fresh):
+    def never_for_the_first(self, webhook, alert, broker, market, *, fresh):
         if alert.pour_cent == 50:
             raise TemporaryError("the exchange is busy")
-        return real_buy(self, webhook, alert, broker, fresh=fresh)
+        return real_buy(self, webhook, alert, broker, market, fresh=fresh)
 
     monkeypatch.setattr(execution.AlertExecutor, "_buy", never_for_the_first)
     engine = alerts.engine

@@ -18,11 +18,11 @@ def test_an_alert_that_must_wait_holds_back_later_alerts_of_its_symbol_but_not_o
     real_buy = execution.AlertExecutor._buy
     calls = {"btc": 0}
 
-    def buy_fails_once_for_btc(self, webhook, alert, broker, *, fresh):
+    def buy_fails_once_for_btc(self, webhook, alert, broker, market, *, fresh):
         if alert.symbol == "BTCUSDT" and calls["btc"] == 0:
             calls["btc"] += 1
             raise TemporaryError("the exchange is busy")
-        return real_buy(self, webhook, alert, broker, fresh=fresh)
+        return real_buy(self, webhook, alert, broker, market, fresh=fresh)
 
     monkeypatch.setattr(execution.AlertExecutor, "_buy", buy_fails_once_for_btc)
     buy_btc = alerts.add(BUY_BODY)

@@ -84,8 +84,9 @@ class AlertExecutor:
             else:
                 # The market's lock: an alert spelled otherwise, or a fill of this position, may
                 # be in another engine's partition (see market_lock).
-                with market_hold(broker.pk, self._market(broker, alert.symbol).symbol):
-                    self._act(webhook, alert, broker, fresh=fresh)
+                market = self._market(broker, alert.symbol)
+                with market_hold(broker.pk, market.symbol):
+                    self._act(webhook, alert, broker, market, fresh=fresh)
         except TemporaryError:
             raise
         except FINAL_ERRORS as exc:  # no retry can cure these: the alert ends here
@@ -94,14 +95,14 @@ class AlertExecutor:
             return
         webhook_finish(webhook, warning=self._warnings.pop(webhook.pk, ""))
 
-    def _act(self, webhook: Webhook, alert: Alert, broker: Broker, *, fresh: bool) -> None:
-        self._guard(broker, alert)
+    def _act(self, webhook: Webhook, alert: Alert, broker: Broker, market: Market, *, fresh: bool) -> None:
+        self._guard(broker, alert, market)
         if alert.action.is_buy:
-            self._buy(webhook, alert, broker, fresh=fresh)
+            self._buy(webhook, alert, broker, market, fresh=fresh)
         elif alert.action.is_sell:
-            self._sell(webhook, alert, broker, fresh=fresh)
+            self._sell(webhook, alert, broker, market, fresh=fresh)
         elif alert.action is Action.MAJ:
-            self._maj(webhook, alert, broker)
+            self._maj(webhook, alert, broker, market)
         else:
             raise AlertInvalid(f"Action {alert.action} cannot be sent by TradingView")
 
@@ -139,7 +140,7 @@ class AlertExecutor:
         if warning:
             self._warnings[webhook.pk] = warning
 
-    def _guard(self, broker: Broker, alert: Alert) -> None:
+    def _guard(self, broker: Broker, alert: Alert, market: Market | None = None) -> None:
         """An alert's market price is a price too: guarded stops and targets it crosses act first.
 
         `Close`, else `Prix` of a market action; a limit action's `Prix` is the trader's limit,
@@ -153,15 +154,14 @@ class AlertExecutor:
             broker=broker, status=PositionStatus.OPEN, protection_mode="engine", paper=False
         ).exists():
             return
-        market = self._market(broker, alert.symbol)
+        market = market or self._market(broker, alert.symbol)
         with market_hold(broker.pk, market.symbol):
             positions_guard(self.gateway, symbol=market.symbol, low=price, high=price, broker_id=broker.pk, paper=False)
 
     # Actions.
 
-    def _buy(self, webhook: Webhook, alert: Alert, broker: Broker, *, fresh: bool) -> None:
+    def _buy(self, webhook: Webhook, alert: Alert, broker: Broker, market: Market, *, fresh: bool) -> None:
         paper = self._paper(broker)
-        market = self._market(broker, alert.symbol)
         # Rounded to the market; the position takes them from the webhook when the entry fills.
         webhook.prix_sl = price_round(alert.prix_sl, market) if alert.prix_sl else None
         webhook.prix_tp = price_round(alert.prix_tp, market) if alert.prix_tp else None
@@ -195,8 +195,7 @@ class AlertExecutor:
             )
         self._submit(webhook, order, alert)
 
-    def _sell(self, webhook: Webhook, alert: Alert, broker: Broker, *, fresh: bool) -> None:
-        market = self._market(broker, alert.symbol)
+    def _sell(self, webhook: Webhook, alert: Alert, broker: Broker, market: Market, *, fresh: bool) -> None:
         order = None if fresh else Order.objects.filter(webhook=webhook, kind=OrderKind.EXIT).first()
         if order is None:
             position = _position_required(broker, market, alert, paper=self._paper(broker))
@@ -243,8 +242,7 @@ class AlertExecutor:
                 protection_sync(order.position, self.gateway, origin=f"{webhook_origin(webhook)}r")
             raise
 
-    def _maj(self, webhook: Webhook, alert: Alert, broker: Broker) -> None:
-        market = self._market(broker, alert.symbol)
+    def _maj(self, webhook: Webhook, alert: Alert, broker: Broker, market: Market) -> None:
         position = _position_required(broker, market, alert, paper=self._paper(broker))
         paper = _check_mode(self.gateway, position, paper=self._paper(broker))
         old_stop, old_take = position.stop_loss_price, position.take_profit_price

@@ -25,7 +25,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.db import connection
@@ -55,7 +55,9 @@ class MarketLocks:
     @contextlib.contextmanager
     def hold(self, broker_id: int | None, symbol: str) -> Iterator[None]:
         key = f"{broker_id}:{symbol}"
-        depths: dict[str, int] = self._held.__dict__.setdefault("depths", {})
+        depths: dict[str, int] | None = getattr(self._held, "depths", None)
+        if depths is None:
+            depths = self._held.depths = {}
         if depths.get(key):  # held by this thread already
             depths[key] += 1
             try:
@@ -91,16 +93,13 @@ class MarketLocks:
 
     def _advisory(self, key: str, symbol: str, deadline: float, stack: contextlib.ExitStack) -> None:
         number = _key_number(key)
-        pause = 0.002
         with connection.cursor() as cursor:
-            while True:
+
+            def take() -> bool:
                 cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_NAMESPACE, number])
-                if cursor.fetchone()[0]:
-                    break
-                if time.monotonic() > deadline:
-                    raise _busy(symbol)
-                time.sleep(pause)
-                pause = min(pause * 2, 0.05)
+                return bool(cursor.fetchone()[0])
+
+            _poll(take, deadline, symbol)
         session = connection.connection  # the lock belongs to this database session
 
         def unlock() -> None:
@@ -119,16 +118,15 @@ class MarketLocks:
         if fd is None:
             return  # an in-memory database lives in this process only: the thread lock is enough
         offset = _key_number(key) % _FILE_SLOTS
-        pause = 0.002
-        while True:
+
+        def take() -> bool:
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset, os.SEEK_SET)
-                break
             except OSError:
-                if time.monotonic() > deadline:
-                    raise _busy(symbol) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.05)
+                return False
+            return True
+
+        _poll(take, deadline, symbol)
         stack.callback(fcntl.lockf, fd, fcntl.LOCK_UN, 1, offset, os.SEEK_SET)
 
     def _lock_file(self) -> int | None:
@@ -144,6 +142,17 @@ class MarketLocks:
                 self._file = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
                 self._file_path = path
             return self._file
+
+
+def _poll(take: Callable[[], bool], deadline: float, symbol: str) -> None:
+    """Try `take` until it succeeds, pausing 2 ms, then twice as long up to 50 ms; past
+    `deadline` the work fails as temporary."""
+    pause = 0.002
+    while not take():
+        if time.monotonic() > deadline:
+            raise _busy(symbol)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _busy(symbol: str) -> TemporaryError:
