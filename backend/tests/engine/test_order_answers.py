@@ -13,9 +13,11 @@ import pytest
 from django.utils import timezone
 
 from apps.core.streams import RECONCILED_SEEN, ExchangeEvent
+from apps.webhooks.engine.cancels import protection_cancel
 from apps.webhooks.engine.ids import client_order_id
+from apps.webhooks.engine.ledger import order_state_apply
 from apps.webhooks.engine.orders import order_record
-from apps.webhooks.engine.positions import order_state_apply, protection_cancel, protection_sync
+from apps.webhooks.engine.protection import protection_sync
 from apps.webhooks.models import Order, WebhookState
 from tests.engine.conftest import BUY_BODY
 from trading.errors import ExchangeRejected, TradingError

@@ -21,8 +21,8 @@ from apps.webhooks.api.serializers import (
     WebhookSerializer,
     WebhookStateSerializer,
 )
+from apps.webhooks.engine.cancels import protection_cancel
 from apps.webhooks.engine.market import positions_mark
-from apps.webhooks.engine.positions import protection_cancel
 from apps.webhooks.models import Order, Webhook, WebhookState, WebhookStatus
 from apps.webhooks.push.forwarder import Forwarder
 from tests.push.conftest import Connect, messages, paper_broker, wait_all, wait_for

@@ -42,11 +42,12 @@ from apps.core.trim import stream_trim_acknowledged
 from apps.webhooks.engine.dedup import Deduplicator
 from apps.webhooks.engine.execution import AlertExecutor
 from apps.webhooks.engine.failures import alert_fail, failure_text, is_final
+from apps.webhooks.engine.follow_ups import order_follow_up_guarded
+from apps.webhooks.engine.ledger import order_state_apply
 from apps.webhooks.engine.market import Owned, StalePrices, candle_handle
 from apps.webhooks.engine.market_lock import market_hold
 from apps.webhooks.engine.partitions import HEARTBEAT_PREFIX, Partitioner
 from apps.webhooks.engine.passes import BackgroundPasses, PartitionClaims
-from apps.webhooks.engine.positions import order_follow_up_guarded, order_state_apply
 from apps.webhooks.engine.reconcile import Down, orders_reconcile, partition_work, positions_protect_again
 from apps.webhooks.engine.recording import BrokerDirectory, alert_record
 from apps.webhooks.engine.shards import LEASE_SECONDS, ShardLeases, groups_prepare, shard_group, shard_of

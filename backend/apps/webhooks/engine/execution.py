@@ -11,19 +11,15 @@ from apps.brokers.models import Broker, TypeDeTrading
 from apps.core.gateway_client import GatewayClient
 from apps.core.logcontext import alert_trace
 from apps.core.metrics import ALERTS_FAILED, ALERTS_PROCESSED, metric_incr, order_latency_observe
+from apps.webhooks.engine.cancels import protection_cancel
 from apps.webhooks.engine.failures import FINAL_ERRORS, failure_text, orders_summary
+from apps.webhooks.engine.follow_ups import order_follow_up_guarded
 from apps.webhooks.engine.guard import positions_guard
 from apps.webhooks.engine.ids import client_order_id, webhook_origin
+from apps.webhooks.engine.ledger import order_state_apply, position_for_alert
 from apps.webhooks.engine.market_lock import market_hold
 from apps.webhooks.engine.orders import order_record, order_submit
-from apps.webhooks.engine.positions import (
-    order_follow_up_guarded,
-    order_state_apply,
-    position_for_alert,
-    protection_cancel,
-    protection_sync,
-    protection_to_guard,
-)
+from apps.webhooks.engine.protection import protection_sync, protection_to_guard
 from apps.webhooks.models import Order, PositionStatus, Webhook, WebhookState, WebhookStatus
 from trading.alerts import Action, Alert
 from trading.errors import AlertInvalid, OrderInvalid, TemporaryError, TradingError

@@ -13,17 +13,13 @@ from decimal import Decimal
 from django.db.models import Q
 
 from apps.core.gateway_client import GatewayClient
+from apps.webhooks.engine.cancels import exits_cancel, protection_cancel
 from apps.webhooks.engine.failures import failure_text
+from apps.webhooks.engine.follow_ups import order_follow_up
 from apps.webhooks.engine.ids import client_order_id, position_origin
+from apps.webhooks.engine.ledger import order_state_apply
 from apps.webhooks.engine.market_lock import market_hold
-from apps.webhooks.engine.orders import order_record, order_submit
-from apps.webhooks.engine.positions import (
-    LIVE,
-    exits_cancel,
-    order_follow_up,
-    order_state_apply,
-    protection_cancel,
-)
+from apps.webhooks.engine.orders import LIVE, order_record, order_submit
 from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState
 from trading.errors import TemporaryError
 from trading.orders import OrderKind, OrderSide, OrderType

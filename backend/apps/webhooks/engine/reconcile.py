@@ -20,16 +20,12 @@ from django.db.models import QuerySet
 
 from apps.core.gateway_client import GatewayClient
 from apps.webhooks.engine.failures import failure_text
+from apps.webhooks.engine.follow_ups import order_follow_up_guarded
 from apps.webhooks.engine.ids import order_origin
+from apps.webhooks.engine.ledger import order_state_apply
 from apps.webhooks.engine.market_lock import market_hold
-from apps.webhooks.engine.positions import (
-    PROTECTIVE,
-    order_follow_up_guarded,
-    order_state_apply,
-    protection_retry,
-    protection_sync,
-    protection_unsupported,
-)
+from apps.webhooks.engine.orders import PROTECTIVE
+from apps.webhooks.engine.protection import protection_retry, protection_sync, protection_unsupported
 from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState, WebhookStatus
 from trading.errors import OrderNotFound, TemporaryError, TradingError
 from trading.markets import symbol_key
