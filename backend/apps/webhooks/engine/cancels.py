@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.core.gateway_client import GatewayClient
 from apps.webhooks.engine.ledger import order_state_apply
 from apps.webhooks.engine.orders import LIVE, PROTECTIVE, STATUS_FIELDS, order_copy_status, orders_save
+from apps.webhooks.engine.rows import rows_select
 from apps.webhooks.models import Order, WebhookState
 from apps.webhooks.push.announce import announce_rows
 from apps.webhooks.push.events import PushKind
@@ -16,7 +17,7 @@ from trading.orders import OrderKind, OrderStatus
 
 
 def protective_orders(position: WebhookState) -> list[Order]:
-    return list(position.orders.filter(kind__in=PROTECTIVE, status__in=LIVE).order_by("id"))
+    return rows_select(Order, position=position.pk, kind__in=PROTECTIVE, status__in=LIVE, order_by="id")
 
 
 def protection_cancel(position: WebhookState, gateway: GatewayClient) -> None:

@@ -20,6 +20,7 @@ from apps.webhooks.engine.ledger import order_state_apply, position_for_alert
 from apps.webhooks.engine.market_lock import market_hold
 from apps.webhooks.engine.orders import order_record, order_submit
 from apps.webhooks.engine.protection import protection_sync, protection_to_guard
+from apps.webhooks.engine.rows import row_save
 from apps.webhooks.models import Order, PositionStatus, Webhook, WebhookState, WebhookStatus
 from trading.alerts import Action, Alert
 from trading.errors import AlertInvalid, OrderInvalid, TemporaryError, TradingError
@@ -30,12 +31,15 @@ from trading.sizing import buy_amount, sell_amount
 logger = logging.getLogger(__name__)
 
 
+FINISH_FIELDS = ["status", "error_message", "processed_at", "order_id", "broker", "prix_sl", "prix_tp"]
+
+
 def webhook_finish(webhook: Webhook, *, error: str = "", warning: str = "") -> None:
     """Processed (with `warning` in the message when something after the trade failed) or error."""
     webhook.status = WebhookStatus.ERROR if error else WebhookStatus.PROCESSED
     webhook.error_message = error or warning
     webhook.processed_at = timezone.now()
-    webhook.save(update_fields=["status", "error_message", "processed_at", "order_id", "broker", "prix_sl", "prix_tp"])
+    row_save(webhook, FINISH_FIELDS)
     metric_incr(ALERTS_FAILED if error else ALERTS_PROCESSED)
 
 

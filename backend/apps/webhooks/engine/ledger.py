@@ -18,6 +18,7 @@ from django.utils import timezone
 from apps.core.streams import RECONCILED_SEEN
 from apps.webhooks.engine.ids import order_key_new
 from apps.webhooks.engine.orders import order_update_from_state, order_update_status
+from apps.webhooks.engine.rows import row_insert, row_save, rows_select
 from apps.webhooks.models import Order, PositionStatus, WebhookState
 from trading.orders import OrderSide, OrderState, OrderStatus
 from trading.positions import Position, position_apply_buy, position_apply_sell, position_unrealized_pnl
@@ -30,15 +31,23 @@ STORED_PLACES = Decimal("1e-12")
 def position_open(*, broker_id: int, symbol: str, paper: bool) -> WebhookState | None:
     """The open position of this broker and symbol with this mark (a paper and a live one may
     both be open: their coins are on different exchanges and never mix)."""
-    rows = WebhookState.objects.filter(broker_id=broker_id, symbol=symbol, paper=paper, status=PositionStatus.OPEN)
-    # At most one row (a unique constraint): no ORDER BY to compile and sort.
-    return next(iter(rows.order_by().select_for_update()[:1]), None)
+    # At most one row (a unique constraint): no ORDER BY.
+    rows = rows_select(
+        WebhookState,
+        broker_id=broker_id,
+        symbol=symbol,
+        paper=paper,
+        status=PositionStatus.OPEN,
+        limit=1,
+        for_update=True,
+    )
+    return rows[0] if rows else None
 
 
 def position_for_alert(*, broker_id: int, symbol: str, paper: bool) -> WebhookState | None:
     """The open position an alert acts on: the one of the engine's mode, else the other one
     (the caller's mode check decides whether the alert may touch it)."""
-    rows = WebhookState.objects.filter(broker_id=broker_id, symbol=symbol, status=PositionStatus.OPEN).order_by()[:2]
+    rows = rows_select(WebhookState, broker_id=broker_id, symbol=symbol, status=PositionStatus.OPEN, limit=2)
     return min(rows, key=lambda row: row.paper != paper, default=None)
 
 
@@ -85,9 +94,9 @@ def _store(position: WebhookState, figures: Position, *, price: Decimal) -> None
         position.quantity = Decimal(0)
         position.unrealized_pnl = Decimal(0)
     if position.pk is None:
-        position.save()
+        row_insert(position)
     else:  # only what a fill changes (an UPDATE of every column costs twice as much)
-        position.save(update_fields=FILL_FIELDS)
+        row_save(position, FILL_FIELDS)
 
 
 def order_state_apply(order: Order, state: OrderState) -> WebhookState | None:
@@ -160,7 +169,10 @@ def _position_apply_fill(
     if position is not None and position.pk:
         # The figures are carried forward from the row as it is now, locked: an object loaded
         # earlier (by the alert, before another fill was applied) would overwrite that fill.
-        position = WebhookState.objects.select_for_update().get(pk=position.pk)
+        locked = rows_select(WebhookState, pk=position.pk, for_update=True)
+        if not locked:
+            raise WebhookState.DoesNotExist(f"position #{position.pk} is gone")
+        position = locked[0]
     if position is None or position.status != PositionStatus.OPEN or position.paper != order.paper:
         # A fill goes to the open position of its own mark, never the other's: a paper fill
         # in a live position would cancel and re-size real protection for coins that are not there.

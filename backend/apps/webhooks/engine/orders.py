@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.brokers.models import Broker
 from apps.core.gateway_client import GatewayClient
 from apps.core.streams import order_state_to_dict
+from apps.webhooks.engine.rows import row_insert, row_save, rows_update
 from apps.webhooks.models import Order, Webhook, WebhookState
 from apps.webhooks.push.announce import announce_rows
 from apps.webhooks.push.events import PushKind
@@ -43,23 +44,24 @@ def order_record(
     """Commit the order row (status submitting: it is about to be sent) before anything is sent;
     a retry finds it again by its client order id. `paper`: it goes to the paper exchange, for
     good (order_submit routes it by this mark, whatever mode the engine runs in)."""
+    order = Order(
+        client_order_id=client_order_id,
+        user_id=broker.user_id,
+        broker=broker,
+        webhook=webhook,
+        position=position,
+        kind=kind,
+        side=side,
+        type=type,
+        symbol=symbol,
+        amount=amount,
+        price=price,
+        stop_price=stop_price,
+        status=OrderStatus.SUBMITTING,
+        paper=paper,
+    )
     try:
-        order = Order.objects.create(
-            client_order_id=client_order_id,
-            user_id=broker.user_id,
-            broker=broker,
-            webhook=webhook,
-            position=position,
-            kind=kind,
-            side=side,
-            type=type,
-            symbol=symbol,
-            amount=amount,
-            price=price,
-            stop_price=stop_price,
-            status=OrderStatus.SUBMITTING,
-            paper=paper,
-        )
+        row_insert(order)
     except IntegrityError:  # recorded by an earlier try: order_submit looks it up first
         return Order.objects.get(client_order_id=client_order_id)
     order.just_recorded = True  # type: ignore[attr-defined]
@@ -120,11 +122,11 @@ def order_update_from_state(order: Order, state: OrderState, *, applied_before: 
     order.fill_applied = max(order.fill_applied, state.filled)
     order.raw = _jsonable(order_state_to_dict(state))
     if applied_before is None:
-        order.save(update_fields=STATE_FIELDS)
+        row_save(order, STATE_FIELDS)
         return True
     order.updated_at = timezone.now()
     fields = {field: getattr(order, field) for field in STATE_FIELDS}
-    if not Order.objects.filter(pk=order.pk, fill_applied=applied_before).update(**fields):
+    if not rows_update(Order, fields, pk=order.pk, fill_applied=applied_before):
         return False
     announce_rows(PushKind.ORDER, [order])  # an update() fires no signal
     return True
@@ -183,10 +185,8 @@ def order_copy_status(order: Order, state: OrderState) -> None:
 def order_update_status(order: Order, state: OrderState) -> None:
     """One UPDATE; an answer that is not final never moves a final status back."""
     order_copy_status(order, state)
-    rows = Order.objects.filter(pk=order.pk)
-    if not state.status.is_final:
-        rows = rows.exclude(status__in=FINAL)
-    if rows.update(**{field: getattr(order, field) for field in STATUS_FIELDS}):
+    values = {field: getattr(order, field) for field in STATUS_FIELDS}
+    if rows_update(Order, values, pk=order.pk, **({} if state.status.is_final else {"status__not_in": FINAL})):
         announce_rows(PushKind.ORDER, [order])  # an update() fires no signal
     else:  # final already (a late event): the row stays as it is, nothing to follow up
         order.refresh_from_db()
@@ -195,8 +195,11 @@ def order_update_status(order: Order, state: OrderState) -> None:
 
 def orders_save(orders: list[Order], fields: list[str]) -> None:
     """Plain UPDATEs (for two or three rows much cheaper than bulk_update's CASE expressions), in
-    one transaction: one commit, and on SQLite one wait for the write lock."""
-    with transaction.atomic():
+    one transaction: one commit, and on SQLite one wait for the write lock (inside another
+    transaction, no savepoint of its own: a failure undoes the caller's whole transaction)."""
+    if not orders:
+        return
+    with transaction.atomic(savepoint=False):
         for order in orders:
-            Order.objects.filter(pk=order.pk).update(**{field: getattr(order, field) for field in fields})
+            rows_update(Order, {field: getattr(order, field) for field in fields}, pk=order.pk)
     announce_rows(PushKind.ORDER, orders)  # an update() fires no signal

@@ -16,6 +16,7 @@ from apps.webhooks.engine.failures import failure_text
 from apps.webhooks.engine.ids import client_order_id, position_origin
 from apps.webhooks.engine.ledger import order_state_apply
 from apps.webhooks.engine.orders import LIVE, PROTECTIVE, STATUS_FIELDS, order_copy_status, orders_save
+from apps.webhooks.engine.rows import row_save, rows_insert, rows_select
 from apps.webhooks.models import Order, PositionStatus, ProtectionMode, WebhookState
 from apps.webhooks.push.announce import announce_rows
 from apps.webhooks.push.events import PushKind
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 # On the protective orders the exchange refused as unsupported: the guard is for good then.
 GUARDED_INSTEAD = "guarded by the engine instead"
+PROTECTION_FIELDS = ["stop_loss_order_id", "take_profit_order_id", "protection_mode", "updated_at"]
 
 
 def protection_sync(
@@ -47,7 +49,9 @@ def protection_sync(
     live = (
         []
         if brand_new
-        else list(position.orders.filter(kind__in=(*PROTECTIVE, OrderKind.EXIT), status__in=LIVE).order_by("id"))
+        else rows_select(
+            Order, position=position.pk, kind__in=(*PROTECTIVE, OrderKind.EXIT), status__in=LIVE, order_by="id"
+        )
     )
     current = [order for order in live if order.kind in PROTECTIVE]
     exiting = sum((order.amount - order.filled for order in live if order.kind == OrderKind.EXIT), Decimal(0))
@@ -79,28 +83,26 @@ def protection_sync(
         ids, existing = {kind: client_order_id(origin=origin, kind=kind) for kind in kinds}, set[str]()
     else:
         ids, existing = _reusable_client_order_ids(origin=origin, kinds=kinds)
-    rows = Order.objects.bulk_create(
-        [
-            Order(
-                client_order_id=ids[kind],
-                user_id=position.user_id,
-                broker_id=position.broker_id,
-                position=position,
-                kind=kind,
-                side=OrderSide.SELL,
-                symbol=position.symbol,
-                amount=target,
-                status=OrderStatus.SUBMITTING,
-                type=OrderType.STOP_MARKET if kind == OrderKind.STOP_LOSS else OrderType.TAKE_PROFIT_LIMIT,
-                stop_price=stop if kind == OrderKind.STOP_LOSS else None,
-                price=take if kind == OrderKind.TAKE_PROFIT else None,
-                paper=position.paper,
-            )
-            for kind in kinds
-            if ids[kind] not in existing
-        ]
-    )
-    announce_rows(PushKind.ORDER, rows, created=True)  # bulk_create fires no signal
+    rows = [
+        Order(
+            client_order_id=ids[kind],
+            user_id=position.user_id,
+            broker_id=position.broker_id,
+            position=position,
+            kind=kind,
+            side=OrderSide.SELL,
+            symbol=position.symbol,
+            amount=target,
+            status=OrderStatus.SUBMITTING,
+            type=OrderType.STOP_MARKET if kind == OrderKind.STOP_LOSS else OrderType.TAKE_PROFIT_LIMIT,
+            stop_price=stop if kind == OrderKind.STOP_LOSS else None,
+            price=take if kind == OrderKind.TAKE_PROFIT else None,
+            paper=position.paper,
+        )
+        for kind in kinds
+        if ids[kind] not in existing
+    ]
+    rows_insert(rows)  # one statement: all or none (each row announces itself)
     rows = (
         list(Order.objects.filter(client_order_id__in=ids.values()).order_by("id")) if len(rows) < len(kinds) else rows
     )
@@ -263,7 +265,7 @@ def protection_fields_set(position: WebhookState, rows: list[Order], *, mode: st
     position.stop_loss_order_id = stop.exchange_order_id if stop else ""
     position.take_profit_order_id = take.exchange_order_id if take else ""
     position.protection_mode = mode or (ProtectionMode.EXCHANGE if live else ProtectionMode.NONE)
-    position.save(update_fields=["stop_loss_order_id", "take_profit_order_id", "protection_mode", "updated_at"])
+    row_save(position, PROTECTION_FIELDS)
 
 
 def protection_to_guard(position: WebhookState) -> bool:

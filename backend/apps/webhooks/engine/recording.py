@@ -19,6 +19,7 @@ from apps.core.metrics import ALERTS_FAILED, metric_incr
 from apps.core.streams import BROKERS_VERSION_KEY, RawAlert
 from apps.webhooks.engine.dedup import DUPLICATE_PREFIX, Deduplicator, alert_dedup_key
 from apps.webhooks.engine.ids import order_key_new
+from apps.webhooks.engine.rows import row_insert
 from apps.webhooks.models import Webhook, WebhookStatus
 from trading.alerts import Alert, payload_parse, payload_without_secrets
 from trading.alerts import alert_from_payload as _alert_from_payload
@@ -261,8 +262,9 @@ def alert_record(
         fields["error_message"] = storable(problem)
         fields["processed_at"] = timezone.now()
         alert = None
+    webhook = Webhook(**fields)
     try:
-        webhook = Webhook.objects.create(**fields)
+        row_insert(webhook)
     except IntegrityError:  # another engine recorded this entry first
         webhook = Webhook.objects.get(stream_id=stream_id)
         return RecordedAlert(webhook, _alert_again(webhook), fresh=False)
