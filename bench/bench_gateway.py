@@ -24,15 +24,15 @@ from pathlib import Path
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import BACKEND, BenchStack  # noqa: E402
+from stack import BACKEND, BenchStack
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aristobot.settings_test")
 sys.path.insert(0, str(BACKEND))
 
-from apps.core.gateway_client import GatewayClient  # noqa: E402
-from trading.markets import Market  # noqa: E402
-from trading.orders import OrderRequest, OrderSide, OrderType, ProtectionRequest  # noqa: E402
-from trading.paper.markets import PAPER_MARKETS  # noqa: E402
+from apps.core.gateway_client import GatewayClient
+from trading.markets import Market
+from trading.orders import OrderRequest, OrderSide, OrderType, ProtectionRequest
+from trading.paper.markets import PAPER_MARKETS
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -139,7 +139,9 @@ def test_gateway_killed_right_after_a_batch_reply_keeps_every_answer_it_sent(
         assert first is not None, stack.logs()
         stack.kill("gateway")
 
-        answered = {first[0].decode()} | {r.reply_key for r in burst if client.llen(r.reply_key)}
+        answered = {first[0].decode() if isinstance(first[0], bytes) else first[0]} | {
+            r.reply_key for r in burst if client.llen(r.reply_key)
+        }
         stored = dict(
             stack.database.rows(
                 "SELECT client_order_id, status FROM brokers_paperorder WHERE client_order_id LIKE ?", "burst-%"
