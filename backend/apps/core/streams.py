@@ -12,6 +12,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from trading.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -208,19 +210,22 @@ class GatewayReply:
     error_message: str = ""
     retry_after: float | None = None
 
-    def to_json(self) -> str:
+    def to_json(self) -> bytes:
         # By hand: `asdict` deep-copies the result (a markets map, an order's raw answer) on
-        # every reply, which cost the gateway a third of its time in a burst.
-        return json_dumps(
-            {
-                "request_id": self.request_id,
-                "ok": self.ok,
-                "result": self.result,
-                "error_kind": self.error_kind,
-                "error_message": self.error_message,
-                "retry_after": self.retry_after,
-            }
-        )
+        # every reply, which cost the gateway a third of its time in a burst. orjson (Decimals
+        # as strings, as json_dumps writes them) encodes a reply several times faster.
+        data = {
+            "request_id": self.request_id,
+            "ok": self.ok,
+            "result": self.result,
+            "error_kind": self.error_kind,
+            "error_message": self.error_message,
+            "retry_after": self.retry_after,
+        }
+        try:
+            return orjson.dumps(data, default=_decimal_text)
+        except orjson.JSONEncodeError:  # what orjson refuses (an integer beyond 64 bits, a non-str key)
+            return json_dumps(data).encode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> GatewayReply:
@@ -301,6 +306,12 @@ class _Encoder(json.JSONEncoder):
         if isinstance(o, Decimal):
             return str(o)
         return super().default(o)
+
+
+def _decimal_text(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def json_dumps(value: Any) -> str:

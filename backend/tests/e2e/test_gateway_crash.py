@@ -115,3 +115,53 @@ def test_gateway_killed_right_after_answering_keeps_the_answer_and_answers_what_
         assert _btc_total(stack) == Decimal("0.03")
     finally:
         client.close()
+
+
+def test_gateway_killed_right_after_a_batch_reply_keeps_every_answer_it_sent(
+    gateway_stack: Stack, redis_server_url: str
+) -> None:
+    """Requests waiting together run as one batch with one commit: whatever was answered before
+    the SIGKILL is in the database, and after the restart each order exists once."""
+    stack, broker = gateway_stack, gateway_stack.broker_id  # type: ignore[attr-defined]
+    client = redis.Redis.from_url(redis_server_url)
+    try:
+        assert _ask(client, _buy(broker, "warm", "0.001"), timeout=30).ok
+        stack.kill("gateway")
+        # 60 requests delivered to the dead gateway: the next one claims them all at start and
+        # runs them as one batch.
+        burst = [_buy(broker, f"burst-{n}", "0.001", deadline_s=60) for n in range(60)]
+        for request in burst:
+            client.xadd(EXCHANGE_REQUESTS, request.to_fields())  # type: ignore[arg-type]
+        client.xreadgroup(GATEWAY_GROUP, "gateway-e2e", {EXCHANGE_REQUESTS: ">"}, count=100)
+
+        stack.start("gateway")
+        first = client.blpop([request.reply_key for request in burst], timeout=30)
+        assert first is not None, stack.logs()
+        stack.kill("gateway")
+
+        answered = {first[0].decode() if isinstance(first[0], bytes) else first[0]} | {
+            r.reply_key for r in burst if client.llen(r.reply_key)
+        }
+        stored = dict(
+            stack.database.rows(
+                "SELECT client_order_id, status FROM brokers_paperorder WHERE client_order_id LIKE ?", "burst-%"
+            )
+        )
+        for request in burst:
+            if request.reply_key in answered:
+                assert stored.get(request.params["client_order_id"]) == "filled", "answered, then lost by the kill"
+        assert _btc_total(stack) == Decimal("0.001") * (1 + len(stored))
+
+        stack.start("gateway")
+        for request in burst:
+            if request.reply_key not in answered:
+                answer = client.blpop([request.reply_key], timeout=30)
+                assert answer is not None, stack.logs()
+                assert GatewayReply.from_json(answer[1]).ok
+        rows = stack.database.rows(
+            "SELECT client_order_id FROM brokers_paperorder WHERE client_order_id LIKE ?", "burst-%"
+        )
+        assert sorted(cid for (cid,) in rows) == sorted(f"burst-{n}" for n in range(60)), "each order placed once"
+        assert _btc_total(stack) == Decimal("0.061")
+    finally:
+        client.close()

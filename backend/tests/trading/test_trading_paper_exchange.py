@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -193,3 +194,58 @@ async def test_a_call_that_changes_nothing_saves_nothing(paper: PaperExchange, s
 
 def test_paper_markets_are_the_default_markets(paper: PaperExchange) -> None:
     assert paper.markets is PAPER_MARKETS
+
+
+@pytest.mark.asyncio
+async def test_calls_in_a_unit_of_work_are_saved_once_when_it_ends(
+    paper: PaperExchange, store: InMemoryPaperStore, prices: PriceBoard
+) -> None:
+    prices.update("BTC/USDT", last=D(40000))
+    async with paper.unit_of_work():
+        await paper.create_order(market_buy("c1", D("0.01")))
+        await paper.create_protection(ProtectionRequest("BTC/USDT", D("0.01"), "sl", D(38000), "tp", D(46000)))
+        await paper.cancel_order(symbol="BTC/USDT", client_order_id="tp")
+        assert (await paper.fetch_balance()).free_of("BTC") == 0  # the unit sees its own changes
+        assert store.saves == 0, "nothing is saved before the unit ends"
+    assert store.saves == 1
+    assert sorted(str(r["status"]) for r in store.orders["broker-1"].values()) == ["canceled", "filled", "open"]
+    assert store.balances["broker-1"]["BTC"] == {"free": "0", "locked": "0.01", "total": "0.01"}
+
+
+@pytest.mark.asyncio
+async def test_a_unit_whose_save_failed_is_undone_as_a_whole(prices: PriceBoard) -> None:
+    store = FailingStore()
+    store.fail = False
+    paper = PaperExchange(account_key="k", book=PaperBook.new(D(10_000), D("0.001")), prices=prices, store=store)
+    prices.update("BTC/USDT", last=D(40000))
+    await paper.create_order(market_buy("c1", D("0.001")))
+    store.fail = True
+    with pytest.raises(ConnectionError):
+        async with paper.unit_of_work():
+            await paper.create_order(market_buy("c2", D("0.001")))
+            await paper.create_order(market_buy("c3", D("0.001")))
+    store.fail = False
+    for client_id in ("c2", "c3"):
+        with pytest.raises(OrderNotFound):
+            await paper.fetch_order(symbol="BTC/USDT", client_order_id=client_id)
+    assert (await paper.fetch_balance()).total["BTC"] == D("0.001")
+
+
+@pytest.mark.asyncio
+async def test_a_read_from_elsewhere_waits_for_the_unit_to_be_saved(
+    paper: PaperExchange, store: InMemoryPaperStore, prices: PriceBoard
+) -> None:
+    prices.update("BTC/USDT", last=D(40000))
+    seen: list[tuple[int, Decimal]] = []
+
+    async def reader() -> None:
+        balance = await paper.fetch_balance()
+        seen.append((store.saves, balance.total.get("BTC", D(0))))
+
+    async with paper.unit_of_work():
+        await paper.create_order(market_buy("c1", D("0.001")))
+        task = asyncio.create_task(reader())
+        await asyncio.sleep(0.01)
+        assert not seen, "the read waits while the unit's change is unsaved"
+    await task
+    assert seen == [(1, D("0.001"))]

@@ -2,8 +2,10 @@
 
 Prices come from a PriceBoard shared by every paper account of the process; each call that
 changes the book saves the changes through a PaperStore before it returns, so an answer the
-caller got is never lost by a restart, even a SIGKILL the next instant. A save that fails
-undoes the change: the book is read back from the store before it is used again.
+caller got is never lost by a restart, even a SIGKILL the next instant. Several calls can run
+as one unit of work (`unit_of_work`): their changes are saved once, together, when the unit
+ends, and the caller holds their answers back until then. A save that fails undoes the
+change: the book is read back from the store before it is used again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -140,6 +143,8 @@ class PaperExchange:
         self._clock = clock
         # One change-and-save at a time, so saves reach the store in the order the book changed.
         self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[object] | None = None  # the task holding the lock
+        self._in_unit = False  # the owner runs a unit of work: its calls' saves wait for the unit's end
 
     async def load_markets(self) -> Mapping[str, Market]:
         return self.markets
@@ -151,38 +156,31 @@ class PaperExchange:
     async def create_order(self, request: OrderRequest) -> OrderState:
         """Place an order; a client order id seen before (even pruned from memory) returns that order."""
         market = self._market(request.symbol)
-        async with self._lock:
-            await self._fresh()
+        async with self._changing():
             known = await self._stored(order_id=None, client_order_id=request.client_order_id)
             if known is not None:
                 return known.state()
             state = self.book.create_order(
                 request, market=market, market_price=self.prices.last(request.symbol), now_ms=self._clock()
             )
-            await self._persist()
         return state
 
     async def create_protection(self, request: ProtectionRequest) -> list[OrderState]:
         market = self._market(request.symbol)
-        async with self._lock:
-            await self._fresh()
+        async with self._changing():
             states = self.book.create_protection(
                 request, market=market, market_price=self.prices.last(request.symbol), now_ms=self._clock()
             )
-            await self._persist()
         return states
 
     async def cancel_order(
         self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None
     ) -> OrderState:
-        async with self._lock:
-            await self._fresh()
+        async with self._changing():
             order = await self._order(symbol=symbol, order_id=order_id, client_order_id=client_order_id)
             if not order.is_open or self.book.find_order(order_id=order.id) is None:
                 return order.state()
-            state = self.book.cancel_order(order_id=order.id, now_ms=self._clock())
-            await self._persist()
-        return state
+            return self.book.cancel_order(order_id=order.id, now_ms=self._clock())
 
     async def fetch_order(
         self, *, symbol: str, order_id: str | None = None, client_order_id: str | None = None
@@ -213,10 +211,8 @@ class PaperExchange:
     ) -> list[OrderState]:
         """Record a candle on the PriceBoard, fill the resting orders it crossed, save; returns changed orders."""
         self.prices.update(symbol, last=last, low=low, high=high)
-        async with self._lock:
-            await self._fresh()
+        async with self._changing():
             states = self.book.price_update(symbol, last=last, low=low, high=high, now_ms=self._clock())
-            await self._persist()
         return states
 
     def _market(self, symbol: str) -> Market:
@@ -239,6 +235,45 @@ class PaperExchange:
             raise OrderNotFound(f"the paper exchange has no {symbol} order with {wanted}")
         return order
 
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[None]:
+        """Run the calls made inside as one unit: nobody else changes or reads the book meanwhile,
+        and their changes are saved once, together, when the block ends (also when it raises).
+
+        The caller must hold back every answer a call gave inside the block until the block has
+        ended without error: a failed save raises here and undoes every change of the unit.
+        """
+        async with self._locked():
+            self._in_unit = True
+            try:
+                yield
+            finally:
+                self._in_unit = False
+                await self._persist()
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """The lock, with the book read back first if a save failed."""
+        async with self._lock:
+            self._owner = asyncio.current_task()
+            try:
+                await self._fresh()
+                yield
+            finally:
+                self._owner = None
+
+    @asynccontextmanager
+    async def _changing(self) -> AsyncIterator[None]:
+        """Around a change: saved before the call returns, or at the end of the caller's unit of work."""
+        if self._in_unit and self._owner is asyncio.current_task():
+            yield
+            return
+        async with self._locked():
+            try:
+                yield
+            finally:
+                await self._persist()
+
     async def _persist(self) -> None:
         """Save what the last change did before anyone hears of it; one save per call, only
         the orders that changed. A failed save undoes the change (the book is read back)."""
@@ -252,9 +287,13 @@ class PaperExchange:
             raise
 
     async def _fresh_read(self) -> None:
-        if self._stale:
-            async with self._lock:
-                await self._fresh()
+        """Before a read: wait for a change in progress elsewhere (it may not be saved yet) and
+        for the book to be read back after a failed save."""
+        if self._owner is asyncio.current_task():
+            return
+        if self._stale or self._lock.locked():
+            async with self._locked():
+                pass
 
     async def _fresh(self) -> None:
         """Read the book back from the store after a failed save, so that nothing unsaved is

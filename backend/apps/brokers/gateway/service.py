@@ -1,5 +1,10 @@
 """The gateway's loop: read requests, run them per broker in order, reply, publish fills.
 
+The requests of one broker that are waiting together run as one batch: on a paper account
+they form one unit of work whose changes are committed once, and only then are their replies
+sent (together, with one acknowledgement), so an answer never leaves before what it says is
+durable, and a burst costs one commit per batch instead of one per request.
+
 At start it answers the requests a killed gateway left unanswered (unless their caller gave
 up), then reconciles every broker's book with the records (`reconcile.py`) before new
 requests of that broker run. A reply that fails on a lost Redis connection is sent again
@@ -13,6 +18,8 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -42,7 +49,7 @@ from apps.core.streams import (
     text,
 )
 from apps.core.throttle import LogThrottle
-from trading.errors import ConfigurationError, TradingError
+from trading.errors import ConfigurationError, TemporaryError, TradingError
 from trading.exchange import Exchange
 from trading.orders import OrderState
 from trading.paper.exchange import PriceBoard
@@ -54,6 +61,8 @@ REPLY_RETRY_SECONDS = (0.02, 0.05, 0.1, 0.2, 0.5)  # waits between tries of a re
 BALANCE_CHECK_SECONDS = 60.0  # every book's balances against the open positions, this often
 BALANCE_CONFIRM_SECONDS = 2.0  # a difference is written only if it is still there this much later
 
+BATCH_MAX = 100  # requests of one broker run, committed and answered together at most
+
 Job = Callable[[], Awaitable[None]]
 PLACEMENTS = (GatewayOp.CREATE_ORDER, GatewayOp.CREATE_PROTECTION)
 _PLACEMENT_ID_PARAMS = ("client_order_id", "stop_loss_client_order_id", "take_profit_client_order_id")
@@ -62,6 +71,25 @@ _PLACEMENT_ID_PARAMS = ("client_order_id", "stop_loss_client_order_id", "take_pr
 def _placement_ids(params: dict[str, Any]) -> list[str]:
     """The client order ids a placement request would create."""
     return [str(params[name]) for name in _PLACEMENT_ID_PARAMS if params.get(name)]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A request read from the stream, waiting in its broker's queue."""
+
+    entry_id: str
+    request: GatewayRequest
+    claimed: bool = False  # delivered to a gateway that died, which may have sent it
+
+
+Item = Job | _Pending
+
+
+def _unit_of(exchange: Exchange) -> AbstractAsyncContextManager[None] | None:
+    """The exchange's unit of work when it keeps its own records (the paper exchange): the
+    calls made inside are committed together when it ends. None: each call is final when it returns."""
+    unit = getattr(exchange, "unit_of_work", None)
+    return unit() if unit is not None else None
 
 
 class GatewayService:
@@ -75,7 +103,7 @@ class GatewayService:
         self.prices = PriceBoard()
         self.registry = ExchangeRegistry(prices=self.prices)
         self.reconcile = reconcile
-        self._queues: dict[int, asyncio.Queue[Job]] = {}
+        self._queues: dict[int, asyncio.Queue[Item]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._next_check = 0.0
         self._redis_warnings = LogThrottle(logger)
@@ -157,42 +185,45 @@ class GatewayService:
             logger.error("dropping malformed gateway request %s: %s", entry, exc)
             self._enqueue_job(-1, lambda: self._ack(entry))
             return
-        if claimed and request.op in PLACEMENTS:
-            self._enqueue_job(request.broker_id, lambda: self._process_claimed(entry, request))
-        else:
-            self._enqueue_job(request.broker_id, lambda: self.process(entry, request))
-
-    async def _process_claimed(self, entry_id: str, request: GatewayRequest) -> None:
-        """A placement the last gateway may have sent just before it died can still reach the
-        exchange: its adapter looks for it only once it no longer can, here and on any retry."""
-        try:
-            exchange = await self.registry.get(request.broker_id, force_paper=request.force_paper)
-        except Exception as exc:  # process() answers with the reason
-            logger.info("broker %s: no exchange for a claimed placement: %s", request.broker_id, exc)
-        else:
-            exchange.placements_unknown(_placement_ids(request.params))
-        await self.process(entry_id, request)
+        self._enqueue(request.broker_id, _Pending(entry, request, claimed))
 
     async def _ack(self, entry_id: str) -> None:
         await self.redis.xack(EXCHANGE_REQUESTS, GATEWAY_GROUP, entry_id)
 
     def _enqueue_job(self, broker_id: int, job: Job) -> None:
-        """Jobs of one broker run one at a time, in the order queued."""
+        """Jobs of one broker run one at a time, in the order queued, requests included."""
+        self._enqueue(broker_id, job)
+
+    def _enqueue(self, broker_id: int, item: Item) -> None:
         queue = self._queues.get(broker_id)
         if queue is None:
             queue = self._queues[broker_id] = asyncio.Queue()
             self._workers[broker_id] = asyncio.create_task(self._serve(queue))
-        queue.put_nowait(job)
+        queue.put_nowait(item)
 
-    async def _serve(self, queue: asyncio.Queue[Job]) -> None:
+    async def _serve(self, queue: asyncio.Queue[Item]) -> None:
+        """Run the broker's items in order; the requests waiting together run as one batch."""
         while True:
-            job = await queue.get()
+            item: Item | None = await queue.get()
+            batch: list[_Pending] = []
+            while isinstance(item, _Pending):
+                batch.append(item)
+                item = queue.get_nowait() if len(batch) < BATCH_MAX and not queue.empty() else None
             try:
-                await job()
-            except Exception:
-                logger.exception("gateway job failed unexpectedly")
+                if batch:
+                    await self._guarded(self.process_batch(batch))
+                if item is not None:
+                    await self._guarded(item())
             finally:
-                queue.task_done()
+                for _ in range(len(batch) + (item is not None)):
+                    queue.task_done()
+
+    @staticmethod
+    async def _guarded(work: Awaitable[None]) -> None:
+        try:
+            await work
+        except Exception:
+            logger.exception("gateway job failed unexpectedly")
 
     # Reconciliation ------------------------------------------------------------------------
 
@@ -255,50 +286,119 @@ class GatewayService:
     # Requests ------------------------------------------------------------------------------
 
     async def process(self, entry_id: str, request: GatewayRequest) -> None:
-        """Run one request, reply, acknowledge. A request past its deadline is dropped unrun."""
-        if request.deadline_ms and time.time() * 1000 > request.deadline_ms:
-            logger.warning(
-                "dropping %s %s for broker %s: its caller gave up", request.op, request.request_id, request.broker_id
-            )
-            await self._ack(entry_id)
-            return
-        try:
-            result = await self._run(request)
-            reply = GatewayReply(request.request_id, True, result)
-        except TradingError as exc:
-            reply = GatewayReply.failure(request.request_id, exc)
-        except Exception as exc:
-            logger.exception("gateway %s for broker %s failed", request.op, request.broker_id)
-            reply = GatewayReply.failure(request.request_id, TradingError(f"gateway error: {type(exc).__name__}"))
-        await self._reply(entry_id, request, reply)
-        self.handled += 1
+        """Run one request, reply, acknowledge."""
+        await self.process_batch([_Pending(entry_id, request)])
 
-    async def _reply(self, entry_id: str, request: GatewayRequest, reply: GatewayReply) -> None:
-        """Push the reply and acknowledge the request; while Redis is unreachable (a restart, a
-        stale connection) try again, for as long as the reply would live."""
+    async def process_batch(self, batch: list[_Pending]) -> None:
+        """Run requests of one broker in order, then reply and acknowledge.
+
+        Consecutive requests to one paper account run inside its unit of work: their changes are
+        committed once, and their replies leave together only after that commit (one round trip
+        to Redis). If the commit fails, nothing they did happened: each is answered with a
+        temporary error and the caller asks again. A request to a live exchange is answered as
+        soon as it returns. A request past its deadline is dropped unrun.
+        """
+        unit: tuple[Exchange, AbstractAsyncContextManager[None]] | None = None
+        held: list[tuple[_Pending, GatewayReply]] = []
+
+        async def unit_end() -> None:
+            nonlocal unit, held
+            if unit is None:
+                return
+            _exchange, context = unit
+            unit = None
+            try:
+                await context.__aexit__(None, None, None)
+            except Exception as exc:
+                broker_id = batch[0].request.broker_id
+                logger.error("broker %s: changes of %d request(s) not saved: %r", broker_id, len(held), exc)
+                error = TemporaryError(f"the paper account could not be saved, nothing was done: {exc}")
+                held = [(pending, GatewayReply.failure(pending.request.request_id, error)) for pending, _ in held]
+            replies, held = held, []
+            await self._reply_many(replies)
+
+        for pending in batch:
+            request = pending.request
+            if request.deadline_ms and time.time() * 1000 > request.deadline_ms:
+                logger.warning(
+                    "dropping %s %s for broker %s: its caller gave up",
+                    request.op,
+                    request.request_id,
+                    request.broker_id,
+                )
+                await self._ack(pending.entry_id)
+                continue
+            exchange: Exchange | None = None
+            if request.op is not GatewayOp.PRICE_UPDATE:
+                try:
+                    exchange = await self.registry.get(request.broker_id, force_paper=request.force_paper)
+                except Exception as exc:
+                    await unit_end()
+                    await self._reply_many([(pending, self._failure(request, exc))])
+                    continue
+            if unit is not None and unit[0] is not exchange:
+                await unit_end()
+            if unit is None and exchange is not None and (context := _unit_of(exchange)) is not None:
+                try:
+                    await context.__aenter__()
+                except Exception as exc:  # the book cannot be read back after a failed save
+                    await self._reply_many([(pending, self._failure(request, exc))])
+                    continue
+                unit = (exchange, context)
+            if pending.claimed and exchange is not None and request.op in PLACEMENTS:
+                # The last gateway may have sent it just before it died, and it can still reach
+                # the exchange: the adapter looks for it once it no longer can, here and on any retry.
+                exchange.placements_unknown(_placement_ids(request.params))
+            reply = await self._answer(request, exchange)
+            if unit is not None:
+                held.append((pending, reply))
+            else:
+                await self._reply_many([(pending, reply)])
+        await unit_end()
+
+    async def _answer(self, request: GatewayRequest, exchange: Exchange | None) -> GatewayReply:
+        """Run one request; its reply, an error the exchange raised included."""
+        try:
+            if exchange is None:
+                result = await self.price_update(request.params)
+            else:
+                result = await handle(exchange, request.op, request.params)
+            return GatewayReply(request.request_id, True, result)
+        except Exception as exc:
+            return self._failure(request, exc)
+
+    @staticmethod
+    def _failure(request: GatewayRequest, exc: Exception) -> GatewayReply:
+        if isinstance(exc, TradingError):
+            return GatewayReply.failure(request.request_id, exc)
+        logger.error("gateway %s for broker %s failed", request.op, request.broker_id, exc_info=exc)
+        return GatewayReply.failure(request.request_id, TradingError(f"gateway error: {type(exc).__name__}"))
+
+    async def _reply_many(self, replies: list[tuple[_Pending, GatewayReply]]) -> None:
+        """Push the replies and acknowledge their requests in one round trip; while Redis is
+        unreachable (a restart, a stale connection) try again, for as long as a reply would live."""
+        if not replies:
+            return
         give_up = time.monotonic() + REPLY_TTL_SECONDS
         failures = 0
         while True:
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.lpush(request.reply_key, reply.to_json())
-                    pipe.expire(request.reply_key, REPLY_TTL_SECONDS)
-                    pipe.xack(EXCHANGE_REQUESTS, GATEWAY_GROUP, entry_id)
+                    for pending, reply in replies:
+                        pipe.lpush(pending.request.reply_key, reply.to_json())
+                        pipe.expire(pending.request.reply_key, REPLY_TTL_SECONDS)
+                    pipe.xack(EXCHANGE_REQUESTS, GATEWAY_GROUP, *(pending.entry_id for pending, _ in replies))
                     await pipe.execute()
-                return
+                break
             except (RedisConnectionError, RedisTimeoutError) as exc:
+                ops = ", ".join(sorted({str(pending.request.op) for pending, _ in replies}))
                 if time.monotonic() > give_up:
-                    logger.error("reply to %s %s lost: Redis unreachable (%s)", request.op, request.request_id, exc)
+                    logger.error("%d repl(ies) to %s lost: Redis unreachable (%s)", len(replies), ops, exc)
                     return
-                self._redis_warnings.warning("reply to %s not sent yet, Redis unreachable: %s", request.op, exc)
+                self._redis_warnings.warning("reply to %s not sent yet, Redis unreachable: %s", ops, exc)
                 await asyncio.sleep(REPLY_RETRY_SECONDS[min(failures, len(REPLY_RETRY_SECONDS) - 1)])
                 failures += 1
-
-    async def _run(self, request: GatewayRequest) -> Any:
-        if request.op is GatewayOp.PRICE_UPDATE:
-            return await self.price_update(request.params)
-        exchange = await self.registry.get(request.broker_id, force_paper=request.force_paper)
-        return await handle(exchange, request.op, request.params)
+        self.handled += len(replies)
 
     async def price_update(self, params: dict[str, Any]) -> dict[str, int]:
         """A new market price: every paper account fills what it crosses; fills are published."""
