@@ -2,17 +2,16 @@
 positions to market, guard engine-protected positions, and record missed alerts (MISS).
 
 The candle's close time is the market clock: MISS detection never reads the system clock.
+A candle reads only the open positions on its symbol and the alert streams with a bar due
+(`misses.py`): its cost never grows with the history of alerts or closed positions.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import redis
 from django.conf import settings
@@ -22,20 +21,16 @@ from apps.core.gateway_client import GatewayClient
 from apps.core.heartbeat.status import heartbeat_last
 from apps.core.streams import Candle
 from apps.webhooks.engine.guard import positions_guard
-from apps.webhooks.models import PositionStatus, Webhook, WebhookState, WebhookStatus
+from apps.webhooks.engine.misses import Owned, misses_record
+from apps.webhooks.models import PositionStatus, WebhookState
 from apps.webhooks.push.announce import announce_rows
 from apps.webhooks.push.events import PushKind
-from trading.alerts import interval_parse
-from trading.errors import AlertInvalid
 from trading.markets import symbol_key
-from trading.miss import GRACE, SILENCE, alert_bar, bars_missed
 from trading.positions import Position, position_unrealized_pnl
 
 logger = logging.getLogger("aristobot.engine")
 
-MISS = "MISS"
 CANDLE_LENGTH = timedelta(minutes=1)
-STREAM_LOOKBACK = timedelta(days=8)  # streams with an alert this recent may still expect a bar (weekly ones)
 STORED_PLACES = Decimal("0.000000000001")
 
 
@@ -48,9 +43,6 @@ def paper_prices_from(candle: Candle) -> bool:
     """Whether the paper exchange takes this candle's prices: the simulated and replayed feeds,
     and the exchange named by HEARTBEAT_EXCHANGE."""
     return candle.exchange in ("sim", "replay", settings.HEARTBEAT_EXCHANGE)
-
-
-Owned = Callable[[int | None, str], bool]  # (user id, symbol) → whether this engine owns that partition
 
 
 def candle_handle(
@@ -113,99 +105,6 @@ def _base_hint(symbol: str) -> str:
     return base.split("/")[0] if "/" in base else ""
 
 
-@dataclass
-class _Stream:
-    """One alert stream (user, broker, symbol, interval) and the bars it answered."""
-
-    user_id: int
-    broker_id: int | None
-    interval: timedelta
-    symbol: str = ""
-    interval_text: str = ""
-    bars: set[datetime] = field(default_factory=set)
-    recorded: set[datetime] = field(default_factory=set)
-
-
-def misses_record(*, symbol: str, clock: datetime, owned: Owned | None = None) -> list[Webhook]:
-    """Record one MISS per bar of `symbol`'s alert streams that closed without its alert."""
-    key = symbol_key(symbol)
-    recent = (
-        Webhook.objects.filter(received_at__gte=clock - STREAM_LOOKBACK, user__isnull=False)
-        .exclude(interval="")
-        .exclude(action=MISS)
-        .filter(symbol__icontains=_base_hint(symbol))
-        .order_by()
-        .values("user_id", "broker_id", "symbol", "interval")
-        .distinct()
-    )
-    streams: dict[tuple[int, int | None, timedelta], _Stream] = {}
-    for row in recent:
-        if symbol_key(row["symbol"]) != key or (owned is not None and not owned(row["user_id"], row["symbol"])):
-            continue
-        try:
-            interval = interval_parse(row["interval"])
-        except AlertInvalid:
-            continue
-        stream_id = (row["user_id"], row["broker_id"], interval)
-        streams.setdefault(stream_id, _Stream(row["user_id"], row["broker_id"], interval))
-    created = []
-    for stream in streams.values():
-        _stream_load(stream, key=key, clock=clock)
-        for bar in bars_missed(interval=stream.interval, alert_bars=stream.bars, clock=clock, recorded=stream.recorded):
-            created.append(_miss_create(stream, bar=bar, clock=clock))
-    return created
-
-
-def _stream_load(stream: _Stream, *, key: str, clock: datetime) -> None:
-    """The bars a stream's alerts answered, and its MISSes already recorded, since a day (or a
-    few bars) before the clock: older bars were judged by earlier candles."""
-    since = clock - max(SILENCE, stream.interval) - 3 * stream.interval - GRACE
-    broker = Q(broker__isnull=True) if stream.broker_id is None else Q(broker_id=stream.broker_id)
-    rows: Any = (
-        Webhook.objects.filter(broker, user_id=stream.user_id)
-        .filter(Q(received_at__gte=since) | Q(bar_time__gte=since))
-        .exclude(interval="")
-        .values_list("symbol", "interval", "action", "bar_time", "received_at")
-        .order_by("received_at", "id")
-    )
-    for row_symbol, interval_text, action, bar_time, received_at in rows.iterator():
-        if symbol_key(row_symbol) != key:
-            continue
-        try:
-            if interval_parse(interval_text) != stream.interval:
-                continue
-        except AlertInvalid:
-            continue
-        if action == MISS:
-            if bar_time is not None:
-                stream.recorded.add(bar_time)
-            continue
-        stream.bars.add(alert_bar(interval=stream.interval, bar_time=bar_time, received_at=received_at))
-        stream.symbol, stream.interval_text = row_symbol, interval_text
-
-
-def _miss_create(stream: _Stream, *, bar: datetime, clock: datetime) -> Webhook:
-    close = bar + stream.interval
-    message = (
-        f"no alert for the {stream.interval_text} bar opened {bar:%Y-%m-%d %H:%M} UTC: it closed at "
-        f"{close:%Y-%m-%d %H:%M} and nothing arrived by {close + GRACE:%H:%M} (heartbeat clock {clock:%H:%M})"
-    )
-    webhook = Webhook.objects.create(
-        user_id=stream.user_id,
-        broker_id=stream.broker_id,
-        symbol=stream.symbol,
-        interval=stream.interval_text,
-        action=MISS,
-        status=WebhookStatus.MISS,
-        bar_time=bar,
-        received_at=clock,
-        processed_at=clock,
-        error_message=message,
-    )
-    logger.warning("MISS #%s %s %s: %s", webhook.pk, stream.symbol, stream.interval_text, message)
-    return webhook
-
-
 class StalePrices:
     """Warns when the heartbeat's last candle for a symbol with open positions is too old (throttled)."""
 
@@ -239,3 +138,6 @@ class StalePrices:
                 said = "no heartbeat candle yet" if age is None else f"last heartbeat candle {age:.0f} s ago"
                 logger.warning("prices of %s are stale (%s): is run_heartbeat running?", symbol, said)
         return stale
+
+
+__all__ = ["Owned", "StalePrices", "candle_clock", "candle_handle", "misses_record", "positions_mark"]
