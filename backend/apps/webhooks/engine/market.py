@@ -12,9 +12,11 @@ import logging
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import redis
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 
 from apps.core.gateway_client import GatewayClient
@@ -23,8 +25,8 @@ from apps.core.streams import Candle
 from apps.webhooks.engine.guard import positions_guard
 from apps.webhooks.engine.misses import Owned, misses_record
 from apps.webhooks.models import PositionStatus, WebhookState
-from apps.webhooks.push.announce import announce_rows
-from apps.webhooks.push.events import PushKind
+from apps.webhooks.push.announce import announce
+from apps.webhooks.push.events import Change, PushEvent, PushKind
 from trading.markets import symbol_key
 from trading.positions import Position, position_unrealized_pnl
 
@@ -74,7 +76,8 @@ def candle_handle(
 def positions_mark(
     *, symbol: str, price: Decimal, exchange: str | None = None, paper: bool = True, owned: Owned | None = None
 ) -> int:
-    """Set current price and unrealised P&L of the open positions on `symbol`; two queries.
+    """Set current price and unrealised P&L of the open positions on `symbol`: one read of the
+    open positions (an index: closed ones are never read) and one batch of updates.
 
     With `exchange`, only the live positions of brokers on that exchange (and the paper ones,
     whatever their broker, when `paper`: they trade at the paper feed's prices).
@@ -84,19 +87,23 @@ def positions_mark(
     if exchange is not None:
         venues = Q(paper=False, broker__exchange=exchange) | (Q(paper=True) if paper else Q(pk__in=[]))
         candidates = candidates.filter(venues)
-    positions = [
-        position
-        for position in candidates
-        if symbol_key(position.symbol) == key and (owned is None or owned(position.user_id, position.symbol))
-    ]
-    for position in positions:
-        figures = Position(Decimal(position.quantity), Decimal(position.entry_price), Decimal(position.entry_fees))
-        position.current_price = price
-        position.unrealized_pnl = position_unrealized_pnl(figures, price=price).quantize(STORED_PLACES)
-    # Only the two marked fields: a fill applied meanwhile keeps its quantity.
-    WebhookState.objects.bulk_update(positions, ["current_price", "unrealized_pnl"])
-    announce_rows(PushKind.POSITION, positions)  # bulk_update fires no signal; coalesced per flush
-    return len(positions)
+    rows = candidates.values_list("pk", "user_id", "symbol", "quantity", "entry_price", "entry_fees")
+    marked: list[tuple[Any, Any, int]] = []
+    changed: list[Change] = []
+    field = WebhookState._meta.get_field("unrealized_pnl")
+    for pk, user_id, position_symbol, quantity, entry_price, entry_fees in rows:
+        if symbol_key(position_symbol) != key or (owned is not None and not owned(user_id, position_symbol)):
+            continue
+        pnl = position_unrealized_pnl(Position(quantity, entry_price, entry_fees), price=price).quantize(STORED_PLACES)
+        marked.append((field.get_db_prep_save(price, connection), field.get_db_prep_save(pnl, connection), pk))
+        changed.append(Change(PushKind.POSITION, pk, user_id, PushEvent.UPDATED))
+    if marked:
+        # Only the two marked fields: a fill applied meanwhile keeps its quantity.
+        table = connection.ops.quote_name(WebhookState._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET current_price = %s, unrealized_pnl = %s WHERE id = %s", marked)
+    announce(changed)  # a raw update fires no signal; coalesced per flush
+    return len(marked)
 
 
 def _base_hint(symbol: str) -> str:

@@ -143,7 +143,7 @@ def misses_record(*, symbol: str, clock: datetime, owned: Owned | None = None) -
             "id", "stream_key", "bar", "missed", "symbol", "interval"
         ):
             bars[row[1]].append((row[0], row[2], row[3], row[4], row[5]))
-        locked = AlertStream.objects.select_for_update().order_by("pk")
+        locked = AlertStream.objects.select_for_update().order_by("pk").values_list(*_STREAM_FIELDS, named=True)
         streams = list(locked.filter(symbol_key=key, due_at__lte=clock))
         woken = set(bars) - {stream.key for stream in streams}
         for chunk in _chunks(sorted(woken)):
@@ -168,8 +168,22 @@ def misses_record(*, symbol: str, clock: datetime, owned: Owned | None = None) -
     return misses
 
 
+_STREAM_FIELDS = (
+    "pk",
+    "key",
+    "user_id",
+    "broker_id",
+    "symbol",
+    "interval",
+    "interval_seconds",
+    "judged",
+    "last_bar",
+    "due_at",
+)
+
+
 def _stream_judge(
-    stream: AlertStream,
+    stream: Any,
     bars: list[tuple[int, datetime, bool, str, str]],
     *,
     clock: datetime,
@@ -192,7 +206,7 @@ def _stream_judge(
         _, symbol, interval = max(spelled)
         if (symbol, interval) != (stream.symbol, stream.interval):  # as its latest alert spells it
             AlertStream.objects.filter(pk=stream.pk).update(symbol=symbol, interval=interval)
-            stream.symbol, stream.interval = symbol, interval
+            stream = stream._replace(symbol=symbol, interval=interval)
     misses.extend(_miss_row(stream, bar=bar, length=length, clock=clock) for bar in judgement.missed)
     watch = (judgement.watch.judged, judgement.watch.last_bar, judgement.due)
     if watch != (stream.judged, stream.last_bar, stream.due_at):
@@ -200,7 +214,7 @@ def _stream_judge(
     return [pk for pk, bar, _, _, _ in bars if bar <= judged]
 
 
-def _miss_row(stream: AlertStream, *, bar: datetime, length: timedelta, clock: datetime) -> Webhook:
+def _miss_row(stream: Any, *, bar: datetime, length: timedelta, clock: datetime) -> Webhook:
     close = bar + length
     message = (
         f"no alert for the {stream.interval} bar opened {bar:%Y-%m-%d %H:%M} UTC: it closed at "
