@@ -45,7 +45,6 @@ def _database(tmp: Path) -> tuple[str, str | None]:
 
 def _drop(url: str, admin: str) -> None:
     import psycopg
-
     from django.db import connections
 
     connections.close_all()
@@ -205,7 +204,9 @@ def run(history: int, candles: int) -> None:
         if os.environ.get("BENCH_PROFILE") and k == candles - 1:
             import cProfile
 
-            cProfile.runctx("candle_handle(candle, gateway, owned=None, feed_paper=True)", globals(), locals(), sort="cumtime")
+            cProfile.runctx(
+                "candle_handle(candle, gateway, owned=None, feed_paper=True)", globals(), locals(), sort="cumtime"
+            )
         else:
             candle_handle(candle, gateway, owned=None, feed_paper=True)
         times.append((time.perf_counter() - began) * 1000)
@@ -218,7 +219,9 @@ def run(history: int, candles: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--history", type=int, default=100_000, help="older alerts (and a fifth as many closed positions)")
+    parser.add_argument(
+        "--history", type=int, default=100_000, help="older alerts (and a fifth as many closed positions)"
+    )
     parser.add_argument("--candles", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-candle-") as tmp:

@@ -88,7 +88,9 @@ def test_an_alert_answers_its_bartime_floored_else_the_bar_that_just_closed() ->
     delays=st.lists(st.integers(min_value=0, max_value=59), min_size=61, max_size=61),
     step=st.integers(min_value=1, max_value=30),
 )
-def test_judging_candle_by_candle_records_what_judging_at_once_would(sent: set[int], delays: list[int], step: int) -> None:
+def test_judging_candle_by_candle_records_what_judging_at_once_would(
+    sent: set[int], delays: list[int], step: int
+) -> None:
     """Alerts arrive within their bar's grace; each candle judges only what is new (a stream's watch)."""
     interval = timedelta(minutes=5)
     bars = {T0 + i * interval for i in sent}
