@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 
 from apps.core.gateway_client import GatewayClient
@@ -88,23 +88,35 @@ def positions_mark(
         venues = Q(paper=False, broker__exchange=exchange) | (Q(paper=True) if paper else Q(pk__in=[]))
         candidates = candidates.filter(venues)
     rows = candidates.values_list("pk", "user_id", "symbol", "quantity", "entry_price", "entry_fees")
-    marked: list[tuple[Any, Any, int]] = []
+    marked: list[tuple[int, Any]] = []
     changed: list[Change] = []
     field = WebhookState._meta.get_field("unrealized_pnl")
     for pk, user_id, position_symbol, quantity, entry_price, entry_fees in rows:
         if symbol_key(position_symbol) != key or (owned is not None and not owned(user_id, position_symbol)):
             continue
         pnl = position_unrealized_pnl(Position(quantity, entry_price, entry_fees), price=price).quantize(STORED_PLACES)
-        marked.append((field.get_db_prep_save(price, connection), field.get_db_prep_save(pnl, connection), pk))
+        marked.append((pk, field.get_db_prep_save(pnl, connection)))
         changed.append(Change(PushKind.POSITION, pk, user_id, PushEvent.UPDATED))
-    if marked:
-        # Only the two marked fields: a fill applied meanwhile keeps its quantity.
-        table = connection.ops.quote_name(WebhookState._meta.db_table)
-        with connection.cursor() as cursor:
-            sql = f"UPDATE {table} SET current_price = %s, unrealized_pnl = %s WHERE id = %s"  # noqa: S608 (our table)
-            cursor.executemany(sql, marked)
+    _marks_write(marked, price=field.get_db_prep_save(price, connection))
     announce(changed)  # a raw update fires no signal; coalesced per flush
     return len(marked)
+
+
+def _marks_write(marked: list[tuple[int, Any]], *, price: Any) -> None:
+    """Write the price and each position's P&L: one statement per 500 positions (SQLite and
+    PostgreSQL both update from a list of values), one commit; only these two fields, so a fill
+    applied meanwhile keeps its quantity."""
+    table = connection.ops.quote_name(WebhookState._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(marked), 500):
+            chunk = marked[start : start + 500]
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            cursor.execute(
+                f"WITH marks (id, pnl) AS (VALUES {values}) "  # noqa: S608 - no value in the text
+                f"UPDATE {table} SET current_price = %s, unrealized_pnl = marks.pnl "
+                f"FROM marks WHERE {table}.id = marks.id",
+                [value for row in chunk for value in row] + [price],
+            )
 
 
 def _base_hint(symbol: str) -> str:
