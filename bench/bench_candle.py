@@ -201,14 +201,7 @@ def run(history: int, candles: int) -> None:
         candle = Candle("sim", "BTC/USDT", candle_time.isoformat(), price, price + 5, price - 5, price, Decimal(1))
         misses = Webhook.objects.filter(action="MISS").count()
         began = time.perf_counter()
-        if os.environ.get("BENCH_PROFILE") and k == candles - 1:
-            import cProfile
-
-            cProfile.runctx(
-                "candle_handle(candle, gateway, owned=None, feed_paper=True)", globals(), locals(), sort="cumtime"
-            )
-        else:
-            candle_handle(candle, gateway, owned=None, feed_paper=True)
+        candle_handle(candle, gateway, owned=None, feed_paper=True)
         times.append((time.perf_counter() - began) * 1000)
         recorded = Webhook.objects.filter(action="MISS").count() - misses
         shares = ", ".join(f"{name} {spent * 1000:.0f}" for name, spent in parts.items())
