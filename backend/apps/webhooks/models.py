@@ -131,10 +131,59 @@ class WebhookState(models.Model):
                 name="one_open_position_per_broker_symbol_mark",
             )
         ]
-        indexes = [models.Index(fields=["user", "status"])]
+        indexes = [
+            models.Index(fields=["user", "status"]),
+            # A candle reads the open positions only, however many closed ones there are.
+            models.Index(fields=["status", "symbol"], name="position_status_symbol"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.symbol} {self.quantity} {self.status}"
+
+
+class AlertStream(models.Model):
+    """An alert stream the heartbeat watches for MISSes: one user, broker, symbol and interval.
+
+    Kept when an alert is recorded (`engine/misses.py`), so that a candle reads the streams
+    of its symbol that have a bar to judge, never the history of Webhook rows.
+    """
+
+    key = models.CharField(max_length=100, unique=True, help_text="user:broker:symbol key:interval seconds")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    broker = models.ForeignKey(Broker, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    symbol_key = models.CharField(max_length=40, help_text="BTCUSDT for BTC/USDT, BINANCE:BTCUSDT …")
+    symbol = models.CharField(max_length=40, help_text="as its latest alert spelled it (its MISSes say so too)")
+    interval = models.CharField(max_length=10, help_text="as its latest alert spelled it")
+    interval_seconds = models.PositiveIntegerField()
+    judged = models.DateTimeField(help_text="every bar up to this one (its open) is answered or recorded missed")
+    last_bar = models.DateTimeField(help_text="the latest bar an alert answered, at or before `judged`")
+    due_at = models.DateTimeField(null=True, blank=True, help_text="heartbeat clock of the next verdict; empty: asleep")
+
+    class Meta:
+        indexes = [models.Index(fields=["symbol_key", "due_at"], name="alert_stream_due")]
+
+    def __str__(self) -> str:
+        return f"{self.key} judged to {self.judged:%Y-%m-%d %H:%M}"
+
+
+class AlertStreamBar(models.Model):
+    """A bar an alert answered (or a MISS recorded) that its stream has not judged past yet;
+    removed once judged. Only ever inserted by recording, so it never races a candle."""
+
+    stream_key = models.CharField(max_length=100)
+    symbol_key = models.CharField(max_length=40, db_index=True)
+    bar = models.DateTimeField()
+    missed = models.BooleanField(default=False, help_text="a MISS already recorded for it (kept from before)")
+    symbol = models.CharField(max_length=40)
+    interval = models.CharField(max_length=10)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stream_key", "bar", "missed"], name="alert_stream_bar_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream_key} {self.bar:%Y-%m-%d %H:%M}"
 
 
 class Order(models.Model):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trading.alerts import interval_parse
-from trading.miss import alert_bar, bar_floor, bars_missed
+from trading.miss import Watch, alert_bar, bar_floor, bars_missed, stream_judge
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, midnight UTC
 
@@ -79,3 +81,29 @@ def test_an_alert_answers_its_bartime_floored_else_the_bar_that_just_closed() ->
 
     assert alert_bar(interval=interval, bar_time=T0 + timedelta(minutes=2), received_at=received) == T0
     assert alert_bar(interval=interval, bar_time=None, received_at=received) == T0 + timedelta(minutes=5)
+
+
+@given(
+    sent=st.sets(st.integers(min_value=0, max_value=60), min_size=1),
+    delays=st.lists(st.integers(min_value=0, max_value=59), min_size=61, max_size=61),
+    step=st.integers(min_value=1, max_value=30),
+)
+def test_judging_candle_by_candle_records_what_judging_at_once_would(
+    sent: set[int], delays: list[int], step: int
+) -> None:
+    """Alerts arrive within their bar's grace; each candle judges only what is new (a stream's watch)."""
+    interval = timedelta(minutes=5)
+    bars = {T0 + i * interval for i in sent}
+    first = min(bars)
+    watch, missed, arrived = Watch(first, first), [], set()
+    end = T0 + 62 * interval
+    clock = first + interval
+    while clock <= end:
+        arrived |= {bar for bar in bars if bar + interval + timedelta(seconds=delays[(bar - T0) // interval]) <= clock}
+        judgement = stream_judge(interval=interval, watch=watch, answered=arrived, clock=clock)
+        missed += judgement.missed
+        watch = judgement.watch
+        assert judgement.due is None or judgement.due > clock
+        clock += step * timedelta(minutes=1)
+
+    assert missed == bars_missed(interval=interval, alert_bars=bars, clock=clock - step * timedelta(minutes=1))

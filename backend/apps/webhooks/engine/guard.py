@@ -67,11 +67,19 @@ def positions_guard(
         positions = positions.filter(paper=paper)
     if gateway.force_paper:
         positions = positions.filter(paper=True)
+    # A light read of every guarded position; only the crossed ones are loaded in full.
+    crossed = [
+        pk
+        for pk, user_id, position_symbol, stop, target, quantity in positions.values_list(
+            "pk", "user_id", "symbol", "stop_loss_price", "take_profit_price", "quantity"
+        )
+        if quantity > 0
+        and ((stop is not None and low <= stop) or (target is not None and high >= target))
+        and (owned is None or owned(user_id, position_symbol))
+    ]
     closed = 0
     postponed: TemporaryError | None = None
-    for position in positions.select_related("broker"):
-        if owned is not None and not owned(position.user_id, position.symbol):
-            continue
+    for position in WebhookState.objects.filter(pk__in=crossed).select_related("broker").order_by("pk"):
         kind = guard_crossed(position, low=low, high=high)
         if kind is None or position.quantity <= 0:
             continue

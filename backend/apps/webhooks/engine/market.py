@@ -2,40 +2,37 @@
 positions to market, guard engine-protected positions, and record missed alerts (MISS).
 
 The candle's close time is the market clock: MISS detection never reads the system clock.
+A candle reads only the open positions on its symbol and the alert streams with a bar due
+(`misses.py`): its cost never grows with the history of alerts or closed positions.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import redis
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Q
 
 from apps.core.gateway_client import GatewayClient
 from apps.core.heartbeat.status import heartbeat_last
 from apps.core.streams import Candle
 from apps.webhooks.engine.guard import positions_guard
-from apps.webhooks.models import PositionStatus, Webhook, WebhookState, WebhookStatus
-from apps.webhooks.push.announce import announce_rows
-from apps.webhooks.push.events import PushKind
-from trading.alerts import interval_parse
-from trading.errors import AlertInvalid
+from apps.webhooks.engine.misses import Owned, misses_record
+from apps.webhooks.models import PositionStatus, WebhookState
+from apps.webhooks.push.announce import announce
+from apps.webhooks.push.events import Change, PushEvent, PushKind
 from trading.markets import symbol_key
-from trading.miss import GRACE, SILENCE, alert_bar, bars_missed
 from trading.positions import Position, position_unrealized_pnl
 
 logger = logging.getLogger("aristobot.engine")
 
-MISS = "MISS"
 CANDLE_LENGTH = timedelta(minutes=1)
-STREAM_LOOKBACK = timedelta(days=8)  # streams with an alert this recent may still expect a bar (weekly ones)
 STORED_PLACES = Decimal("0.000000000001")
 
 
@@ -48,9 +45,6 @@ def paper_prices_from(candle: Candle) -> bool:
     """Whether the paper exchange takes this candle's prices: the simulated and replayed feeds,
     and the exchange named by HEARTBEAT_EXCHANGE."""
     return candle.exchange in ("sim", "replay", settings.HEARTBEAT_EXCHANGE)
-
-
-Owned = Callable[[int | None, str], bool]  # (user id, symbol) → whether this engine owns that partition
 
 
 def candle_handle(
@@ -82,7 +76,8 @@ def candle_handle(
 def positions_mark(
     *, symbol: str, price: Decimal, exchange: str | None = None, paper: bool = True, owned: Owned | None = None
 ) -> int:
-    """Set current price and unrealised P&L of the open positions on `symbol`; two queries.
+    """Set current price and unrealised P&L of the open positions on `symbol`: one read of the
+    open positions (an index: closed ones are never read) and one batch of updates.
 
     With `exchange`, only the live positions of brokers on that exchange (and the paper ones,
     whatever their broker, when `paper`: they trade at the paper feed's prices).
@@ -92,118 +87,42 @@ def positions_mark(
     if exchange is not None:
         venues = Q(paper=False, broker__exchange=exchange) | (Q(paper=True) if paper else Q(pk__in=[]))
         candidates = candidates.filter(venues)
-    positions = [
-        position
-        for position in candidates
-        if symbol_key(position.symbol) == key and (owned is None or owned(position.user_id, position.symbol))
-    ]
-    for position in positions:
-        figures = Position(Decimal(position.quantity), Decimal(position.entry_price), Decimal(position.entry_fees))
-        position.current_price = price
-        position.unrealized_pnl = position_unrealized_pnl(figures, price=price).quantize(STORED_PLACES)
-    # Only the two marked fields: a fill applied meanwhile keeps its quantity.
-    WebhookState.objects.bulk_update(positions, ["current_price", "unrealized_pnl"])
-    announce_rows(PushKind.POSITION, positions)  # bulk_update fires no signal; coalesced per flush
-    return len(positions)
+    rows = candidates.values_list("pk", "user_id", "symbol", "quantity", "entry_price", "entry_fees")
+    marked: list[tuple[int, Any]] = []
+    changed: list[Change] = []
+    field = WebhookState._meta.get_field("unrealized_pnl")
+    for pk, user_id, position_symbol, quantity, entry_price, entry_fees in rows:
+        if symbol_key(position_symbol) != key or (owned is not None and not owned(user_id, position_symbol)):
+            continue
+        pnl = position_unrealized_pnl(Position(quantity, entry_price, entry_fees), price=price).quantize(STORED_PLACES)
+        marked.append((pk, field.get_db_prep_save(pnl, connection)))
+        changed.append(Change(PushKind.POSITION, pk, user_id, PushEvent.UPDATED))
+    _marks_write(marked, price=field.get_db_prep_save(price, connection))
+    announce(changed)  # a raw update fires no signal; coalesced per flush
+    return len(marked)
+
+
+def _marks_write(marked: list[tuple[int, Any]], *, price: Any) -> None:
+    """Write the price and each position's P&L: one statement per 500 positions (SQLite and
+    PostgreSQL both update from a list of values), one commit; only these two fields, so a fill
+    applied meanwhile keeps its quantity."""
+    table = connection.ops.quote_name(WebhookState._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(marked), 500):
+            chunk = marked[start : start + 500]
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            cursor.execute(
+                f"WITH marks (id, pnl) AS (VALUES {values}) "  # noqa: S608 - no value in the text
+                f"UPDATE {table} SET current_price = %s, unrealized_pnl = marks.pnl "
+                f"FROM marks WHERE {table}.id = marks.id",
+                [value for row in chunk for value in row] + [price],
+            )
 
 
 def _base_hint(symbol: str) -> str:
     """A substring every spelling of the symbol contains (`BTC` for BTC/USDT), to narrow queries."""
     base = symbol.split(":")[-1] if "/" not in symbol.split(":")[0] else symbol
     return base.split("/")[0] if "/" in base else ""
-
-
-@dataclass
-class _Stream:
-    """One alert stream (user, broker, symbol, interval) and the bars it answered."""
-
-    user_id: int
-    broker_id: int | None
-    interval: timedelta
-    symbol: str = ""
-    interval_text: str = ""
-    bars: set[datetime] = field(default_factory=set)
-    recorded: set[datetime] = field(default_factory=set)
-
-
-def misses_record(*, symbol: str, clock: datetime, owned: Owned | None = None) -> list[Webhook]:
-    """Record one MISS per bar of `symbol`'s alert streams that closed without its alert."""
-    key = symbol_key(symbol)
-    recent = (
-        Webhook.objects.filter(received_at__gte=clock - STREAM_LOOKBACK, user__isnull=False)
-        .exclude(interval="")
-        .exclude(action=MISS)
-        .filter(symbol__icontains=_base_hint(symbol))
-        .order_by()
-        .values("user_id", "broker_id", "symbol", "interval")
-        .distinct()
-    )
-    streams: dict[tuple[int, int | None, timedelta], _Stream] = {}
-    for row in recent:
-        if symbol_key(row["symbol"]) != key or (owned is not None and not owned(row["user_id"], row["symbol"])):
-            continue
-        try:
-            interval = interval_parse(row["interval"])
-        except AlertInvalid:
-            continue
-        stream_id = (row["user_id"], row["broker_id"], interval)
-        streams.setdefault(stream_id, _Stream(row["user_id"], row["broker_id"], interval))
-    created = []
-    for stream in streams.values():
-        _stream_load(stream, key=key, clock=clock)
-        for bar in bars_missed(interval=stream.interval, alert_bars=stream.bars, clock=clock, recorded=stream.recorded):
-            created.append(_miss_create(stream, bar=bar, clock=clock))
-    return created
-
-
-def _stream_load(stream: _Stream, *, key: str, clock: datetime) -> None:
-    """The bars a stream's alerts answered, and its MISSes already recorded, since a day (or a
-    few bars) before the clock: older bars were judged by earlier candles."""
-    since = clock - max(SILENCE, stream.interval) - 3 * stream.interval - GRACE
-    broker = Q(broker__isnull=True) if stream.broker_id is None else Q(broker_id=stream.broker_id)
-    rows: Any = (
-        Webhook.objects.filter(broker, user_id=stream.user_id)
-        .filter(Q(received_at__gte=since) | Q(bar_time__gte=since))
-        .exclude(interval="")
-        .values_list("symbol", "interval", "action", "bar_time", "received_at")
-        .order_by("received_at", "id")
-    )
-    for row_symbol, interval_text, action, bar_time, received_at in rows.iterator():
-        if symbol_key(row_symbol) != key:
-            continue
-        try:
-            if interval_parse(interval_text) != stream.interval:
-                continue
-        except AlertInvalid:
-            continue
-        if action == MISS:
-            if bar_time is not None:
-                stream.recorded.add(bar_time)
-            continue
-        stream.bars.add(alert_bar(interval=stream.interval, bar_time=bar_time, received_at=received_at))
-        stream.symbol, stream.interval_text = row_symbol, interval_text
-
-
-def _miss_create(stream: _Stream, *, bar: datetime, clock: datetime) -> Webhook:
-    close = bar + stream.interval
-    message = (
-        f"no alert for the {stream.interval_text} bar opened {bar:%Y-%m-%d %H:%M} UTC: it closed at "
-        f"{close:%Y-%m-%d %H:%M} and nothing arrived by {close + GRACE:%H:%M} (heartbeat clock {clock:%H:%M})"
-    )
-    webhook = Webhook.objects.create(
-        user_id=stream.user_id,
-        broker_id=stream.broker_id,
-        symbol=stream.symbol,
-        interval=stream.interval_text,
-        action=MISS,
-        status=WebhookStatus.MISS,
-        bar_time=bar,
-        received_at=clock,
-        processed_at=clock,
-        error_message=message,
-    )
-    logger.warning("MISS #%s %s %s: %s", webhook.pk, stream.symbol, stream.interval_text, message)
-    return webhook
 
 
 class StalePrices:
@@ -239,3 +158,6 @@ class StalePrices:
                 said = "no heartbeat candle yet" if age is None else f"last heartbeat candle {age:.0f} s ago"
                 logger.warning("prices of %s are stale (%s): is run_heartbeat running?", symbol, said)
         return stale
+
+
+__all__ = ["Owned", "StalePrices", "candle_clock", "candle_handle", "misses_record", "positions_mark"]
