@@ -113,7 +113,6 @@ ALERT_DEDUP_WINDOW_SECONDS = envint("ALERT_DEDUP_WINDOW_SECONDS", 60, minimum=0)
 ALERT_MAX_DELIVERIES = envint("ALERT_MAX_DELIVERIES", 5, minimum=1)
 GATEWAY_TIMEOUT_SECONDS = envint("GATEWAY_TIMEOUT_SECONDS", 15, minimum=1)
 ENGINE_THREADS = envint("ENGINE_THREADS", 4, minimum=1)
-ENGINE_SHARDS = envint("ENGINE_SHARDS", 4, minimum=1)
 EXCHANGE_TIMEOUT_SECONDS = envint("EXCHANGE_TIMEOUT_SECONDS", 10, minimum=1)
 # Where a broker's api_base_url may point besides the exchange's own addresses (trading/live/base_url.py).
 EXCHANGE_BASE_URL_ALLOWLIST = envlist("EXCHANGE_BASE_URL_ALLOWLIST", "")

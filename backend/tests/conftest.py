@@ -72,22 +72,22 @@ def charlie(django_user_model):
 
 
 @pytest.fixture(autouse=True)
-def _engine_leases_released(monkeypatch) -> Iterator[None]:
-    """Engines a test made and never closed stop renewing their shard leases when it ends,
-    so that no ghost engine takes shards in the next test's Redis."""
-    from apps.webhooks.engine.shards import ShardLeases
+def _engine_seats_released(monkeypatch) -> Iterator[None]:
+    """Engines a test made and never closed give up the engine seat when it ends, so that the
+    next test's engine can become active."""
+    from apps.webhooks.engine.seat import EngineSeat
 
-    started: list[ShardLeases] = []
-    real_start = ShardLeases.start
+    taken: list[EngineSeat] = []
+    real_take = EngineSeat.take
 
-    def start(self: ShardLeases) -> None:
-        started.append(self)
-        real_start(self)
+    def take(self: EngineSeat) -> bool:
+        taken.append(self)
+        return real_take(self)
 
-    monkeypatch.setattr(ShardLeases, "start", start)
+    monkeypatch.setattr(EngineSeat, "take", take)
     yield
-    for leases in started:
-        leases.stop()
+    for seat in taken:
+        seat.release()
 
 
 def script_load(name: str) -> ModuleType:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from apps.core.streams import WEBHOOK_DEAD, WEBHOOK_RAW, RawAlert
 from apps.webhooks.engine import execution
 from apps.webhooks.engine.consumer import TradingEngine
-from apps.webhooks.engine.shards import engine_pending
+from apps.webhooks.engine.groups import engine_pending
 from apps.webhooks.models import Order, Webhook
 from tests.engine.conftest import BUY_BODY
 from trading.errors import TemporaryError
@@ -131,12 +131,12 @@ def test_a_dead_letter_names_the_orders_that_reached_the_exchange(alerts, redis_
 
 
 def test_an_entry_that_cannot_be_recorded_gets_an_error_row_instead_of_retries(alerts, monkeypatch):
-    from apps.webhooks.engine import consumer
+    from apps.webhooks.engine import entries
 
     def unrecordable(**kwargs):
         raise ValueError("a value the records cannot hold")
 
-    monkeypatch.setattr(consumer, "alert_record", unrecordable)
+    monkeypatch.setattr(entries, "alert_record", unrecordable)
     entry = alerts.add(BUY_BODY)
 
     alerts.engine.step(block_ms=20)

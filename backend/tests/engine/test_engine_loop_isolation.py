@@ -85,7 +85,7 @@ def test_an_alert_is_handled_at_once_while_another_brokers_exchange_hangs(
 
         entry = sender.add({"Symbol": "BTCUSDT", "Action": "SellMarket", "PourCent": "100", "Prix": "40000"})
         arrived = time.monotonic()
-        engine._last_reconcile = 0  # the periodic look at live orders and guarded positions is due
+        assert engine.passes.due()  # the periodic look at live orders and guarded positions starts
         while not Webhook.objects.filter(stream_id=entry, status="processed").exists():
             engine.step(block_ms=10)
             assert time.monotonic() - arrived < HANG_SECONDS, "the alert waited behind the hung exchange"
@@ -137,17 +137,15 @@ def test_an_alert_spelled_with_the_exchange_id_shares_its_positions_partition(re
     fill_key = engine.partitions.key(EXCHANGE_EVENTS, fill.to_fields())
 
     assert alert_key == fill_key == f"{alice.pk}:BTCUSDT"
-    assert engine._shard_of(alert_key) == engine._shard_of(fill_key)
-    assert engine._owned_by(frozenset([engine._shard_of(alert_key)]))(alice.pk, "BTC/USDT")
 
 
 def test_an_alert_of_a_partition_the_pass_works_on_waits_for_it():
     claims = PartitionClaims()
-    assert claims.pass_take((1, "7:BTCUSDT"))
-    busy = claims.batch_take([(1, "7:BTCUSDT"), (1, "7:ETHUSDT"), (0, "heartbeat:BTCUSDT")])
-    assert busy == {(1, "7:BTCUSDT"), (0, "heartbeat:BTCUSDT")}  # a candle of its symbol waits too
-    assert not claims.pass_take((1, "7:ETHUSDT"))  # the batch runs that one: the pass skips it
+    assert claims.pass_take("7:BTCUSDT")
+    busy = claims.batch_take(["7:BTCUSDT", "7:ETHUSDT", "heartbeat:BTCUSDT"])
+    assert busy == {"7:BTCUSDT", "heartbeat:BTCUSDT"}  # a candle of its symbol waits too
+    assert not claims.pass_take("7:ETHUSDT")  # the batch runs that one: the pass skips it
     claims.pass_give()
     assert claims.released.is_set()  # held entries are taken up at the next step
     claims.batch_give()
-    assert claims.pass_take((1, "7:ETHUSDT"))
+    assert claims.pass_take("7:ETHUSDT")

@@ -8,10 +8,10 @@ import pytest
 
 from apps.brokers.models import PaperOrder
 from apps.core.gateway_client import GatewayClient
-from apps.core.streams import WEBHOOK_DEAD, WEBHOOK_RAW
+from apps.core.streams import ENGINE_GROUP, WEBHOOK_DEAD, WEBHOOK_RAW
 from apps.webhooks.engine import execution
 from apps.webhooks.engine.consumer import TradingEngine
-from apps.webhooks.engine.shards import engine_groups, engine_pending
+from apps.webhooks.engine.groups import engine_pending
 from apps.webhooks.models import Order, Webhook, WebhookState
 from tests.engine.conftest import BUY_BODY, GatewayThread, eventually
 
@@ -28,9 +28,9 @@ def _drain_with_retries(engine: TradingEngine, seconds: float = 3.0) -> None:
 
 def test_alert_read_by_an_engine_that_died_is_processed_after_restart(alerts, redis_client, gateway):
     entry = alerts.add(BUY_BODY)
-    # The engine reads the entry (in every shard group) and dies before doing anything with it.
-    for group in engine_groups(redis_client):
-        redis_client.xreadgroup(group, "engine-test", {WEBHOOK_RAW: ">"}, count=10)
+    # The engine reads the entry and dies before doing anything with it (its seat freed).
+    redis_client.xreadgroup(ENGINE_GROUP, "engine-test", {WEBHOOK_RAW: ">"}, count=10)
+    alerts.engine.close()
     assert not Webhook.objects.exists()
 
     restarted = TradingEngine(redis_client, gateway, consumer="engine-test", threads=1)
@@ -67,6 +67,7 @@ def test_alert_waits_for_a_stopped_gateway_and_executes_once_it_is_back(
     alerts, redis_client, redis_url, gateway_service
 ):
     gateway_service.stop()
+    alerts.engine.close()  # this test's own engine takes the seat
     impatient = TradingEngine(
         redis_client,
         GatewayClient(redis_client, timeout_seconds=1),
@@ -93,6 +94,7 @@ def test_alert_that_keeps_failing_goes_to_the_dead_letter_stream_and_shows_as_an
     alerts, redis_client, gateway_service
 ):
     gateway_service.stop()
+    alerts.engine.close()  # this test's own engine takes the seat
     engine = TradingEngine(
         redis_client,
         GatewayClient(redis_client, timeout_seconds=1),

@@ -45,8 +45,7 @@ def test_stop_loss_held_by_binance_closes_the_position_when_the_price_falls(live
     live_alerts.send(BUY_BODY)
 
     simulator_thread.control("price", {"symbol": "BTCUSDT", "last": "38100", "low": "37990", "high": "38200"})
-    live_alerts.engine._last_reconcile = 0  # the engine's periodic look at live orders is due
-    live_alerts.engine.step(block_ms=10)
+    assert live_alerts.engine.passes.due()  # the engine's periodic look at live orders
     live_alerts.engine.passes.wait(30)  # it runs on its own thread
 
     position = WebhookState.objects.get()
@@ -61,8 +60,7 @@ def test_protection_cancelled_on_the_exchange_by_hand_is_placed_again(live_alert
     stop = Order.objects.get(position=position, kind="stop_loss")
     live_alerts.engine.gateway.cancel_order(position.broker_id, symbol="BTC/USDT", client_order_id=stop.client_order_id)
 
-    live_alerts.engine._last_reconcile = 0
-    live_alerts.engine.step(block_ms=10)
+    assert live_alerts.engine.passes.due()
     live_alerts.engine.passes.wait(30)
 
     position.refresh_from_db()

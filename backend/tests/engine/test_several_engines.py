@@ -1,5 +1,6 @@
-"""Several engine processes on one stream: every alert executed once, and the alerts of one
-broker and symbol in the order they arrived, while the engines come and go."""
+"""Several engine processes on one stream: one active, the others standing by; every alert
+executed once, and the alerts of one broker and symbol in the order they arrived, while the
+engines come and go."""
 
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ from typing import Any
 import pytest
 
 from apps.brokers.models import Broker, TypeDeTrading
-from apps.core.streams import WEBHOOK_RAW
+from apps.core.streams import ENGINE_GROUP, WEBHOOK_RAW
 from apps.webhooks.engine.consumer import TradingEngine
-from apps.webhooks.engine.shards import ShardLeases, engine_groups, engine_pending, groups_prepare, shard_of
+from apps.webhooks.engine.groups import engine_pending, groups_prepare
 from apps.webhooks.models import Order, Webhook, WebhookState
 from tests.engine.conftest import AlertSender
-from trading.errors import ConfigurationError
 
 pytestmark = pytest.mark.integration
 
@@ -121,64 +121,14 @@ def _send_burst(redis_client, engine: TradingEngine, brokers) -> list[str]:
     return entries
 
 
-def test_two_engines_split_the_shards_and_a_third_waits(redis_client):
-    first = ShardLeases(redis_client, consumer="engine-a", count=4)
-    second = ShardLeases(redis_client, consumer="engine-b", count=4)
-    first.start()
-    assert first.owned() == {0, 1, 2, 3}
-    second.start()
-    assert second.owned() == set()  # all taken: it waits for its share
-
-    first.release_surplus()  # between two batches, the first gives up what is above its share
-    second.tick()
-    assert len(first.owned()) == 2 and len(second.owned()) == 2
-    assert first.owned().isdisjoint(second.owned())
-
-    first.stop()  # leaving releases at once
-    second.tick()
-    assert second.owned() == {0, 1, 2, 3}
-    second.stop()
-
-
-def test_a_dead_engines_shards_are_taken_over_when_its_lease_expires(redis_client):
-    dead = ShardLeases(redis_client, consumer="engine-dead", count=4, lease_seconds=0.5)
-    dead.tick()  # took every shard, then died: nothing renews its leases
-    survivor = ShardLeases(redis_client, consumer="engine-alive", count=4, lease_seconds=0.5)
-    assert survivor.tick() == set()
-    time.sleep(0.6)
-    assert survivor.tick() == {0, 1, 2, 3}
-    survivor.stop()
-
-
-def test_every_partition_has_one_shard():
-    shards = {shard_of(f"{user}:{symbol}", 4) for user in range(1, 20) for symbol in SYMBOLS}
-    assert shards == {0, 1, 2, 3}
-    assert shard_of("7:BTCUSDT", 4) == shard_of("7:BTCUSDT", 4)
-    assert shard_of("7:BTCUSDT", 1) == 0
-
-
-def test_two_engines_execute_a_mixed_burst_once_and_in_order_per_broker_and_symbol(
-    redis_client, gateway, brokers, django_user_model
+def test_one_engine_is_active_and_runs_a_mixed_burst_once_and_in_order_while_the_other_stands_by(
+    redis_client, gateway, brokers
 ):
     first = _engine(redis_client, gateway, "engine-a")
     first.start()
     second = _engine(redis_client, gateway, "engine-b")
     second.start()
-    first.leases.release_surplus()
-    second.leases.tick()
-    assert len(first.leases.owned()) == 2 and len(second.leases.owned()) == 2
-    # A user's alerts go to one shard: add users until each engine has one of them.
-    number = 0
-    while any(
-        not {first._shard_of(f"{user.pk}:") for user, _broker in brokers} & engine.leases.owned()
-        for engine in (first, second)
-    ):
-        number += 1
-        user = django_user_model.objects.create_user(username=f"trader{number}", password="x")
-        broker = Broker.objects.create(
-            user=user, name="Paper", exchange="paper", type_de_trading=TypeDeTrading.WEBHOOKS
-        )
-        brokers.append((user, broker))
+    assert first.active and not second.active
 
     entries = _send_burst(redis_client, first, brokers)
     runners = [EngineThread(first).start(), EngineThread(second).start()]
@@ -189,56 +139,60 @@ def test_two_engines_execute_a_mixed_burst_once_and_in_order_per_broker_and_symb
             runner.stop()
 
     _assert_once_and_in_order(entries)
-    assert first.processed > 0 and second.processed > 0, "both engines did part of the work"
+    assert first.processed == len(entries) and second.processed == 0
+    # One consumer group: each entry was read once.
+    groups = redis_client.xinfo_groups(WEBHOOK_RAW)
+    assert [group["name"].decode() for group in groups] == [ENGINE_GROUP]
     assert engine_pending(redis_client, WEBHOOK_RAW) == 0
 
 
-def test_an_engine_that_dies_mid_burst_has_its_alerts_finished_by_the_other(redis_client, gateway, brokers):
-    doomed = _engine(redis_client, gateway, "engine-doomed", lease_seconds=1.0)
+def test_a_standby_finishes_the_alerts_of_an_active_engine_that_died_mid_burst(redis_client, gateway, brokers):
+    doomed = _engine(redis_client, gateway, "engine-doomed")
     doomed.start()
+    survivor = _engine(redis_client, gateway, "engine-survivor")
+    survivor.start()
+    assert doomed.active and not survivor.active
     entries = _send_burst(redis_client, doomed, brokers)
-    # The doomed engine reads a batch from each of its shard groups and dies before handling it.
-    for group in engine_groups(redis_client):
-        redis_client.xreadgroup(group, "engine-doomed", {WEBHOOK_RAW: ">"}, count=7)
-    doomed.leases._stop.set()  # its lease thread dies with it; nothing is released
+    # The active engine reads a batch and dies before handling it: its seat is freed by the
+    # database (or the kernel), nothing else happens.
+    redis_client.xreadgroup(ENGINE_GROUP, "engine-doomed", {WEBHOOK_RAW: ">"}, count=7)
+    doomed.seat.release()
 
-    survivor = _engine(redis_client, gateway, "engine-survivor", lease_seconds=1.0)
+    started = time.monotonic()
     runner = EngineThread(survivor).start()
     try:
+        deadline = time.monotonic() + 3
+        while not survivor.active and time.monotonic() < deadline:
+            time.sleep(0.02)
+        took_over = time.monotonic() - started
+        assert survivor.active and took_over < 3.0, f"took over after {took_over:.1f} s"
         _wait_all_processed(len(entries))
     finally:
         runner.stop()
+        doomed.close()
 
+    assert survivor.processed == len(entries)
     _assert_once_and_in_order(entries)
-    assert survivor.shards == {0, 1, 2, 3}
     assert engine_pending(redis_client, WEBHOOK_RAW) == 0
 
 
-def test_changing_the_shard_count_with_alerts_pending_is_refused(redis_client, gateway, brokers):
-    engine = _engine(redis_client, gateway, "engine-a")
-    engine.start()
-    AlertSender(redis_client, engine, *brokers[0]).add(_burst_bodies("BTCUSDT")[0])
-    for group in engine_groups(redis_client):
-        redis_client.xreadgroup(group, "engine-a", {WEBHOOK_RAW: ">"}, count=1)
-    engine.close()
+def test_shard_groups_of_the_old_layout_are_folded_into_one_without_losing_an_alert(redis_client, gateway, brokers):
+    sender = AlertSender(redis_client, None, *brokers[0])
+    done = sender.add({**_burst_bodies("BTCUSDT")[0], "ID": "handled-before"})
+    pending = sender.add({**_burst_bodies("ETHUSDT")[0], "ID": "pending-in-shard-1"})
+    unread = sender.add({**_burst_bodies("SOLUSDT")[0], "ID": "never-read"})
+    for name in (ENGINE_GROUP, f"{ENGINE_GROUP}:1"):
+        redis_client.xgroup_create(WEBHOOK_RAW, name, id="0")
+    # The old layout: shard 0 read and acknowledged two entries, shard 1 left the second pending.
+    redis_client.xreadgroup(ENGINE_GROUP, "old", {WEBHOOK_RAW: ">"}, count=2)
+    redis_client.xack(WEBHOOK_RAW, ENGINE_GROUP, done, pending)
+    redis_client.xreadgroup(f"{ENGINE_GROUP}:1", "old", {WEBHOOK_RAW: ">"}, count=2)
+    redis_client.xack(WEBHOOK_RAW, f"{ENGINE_GROUP}:1", done)
+    redis_client.set("engine:shards", 2)
 
-    with pytest.raises(ConfigurationError, match="ENGINE_SHARDS changed from 4 to 2 while 4 entries are pending"):
-        groups_prepare(redis_client, (WEBHOOK_RAW,), 2, consumer="engine-b")
+    groups_prepare(redis_client, (WEBHOOK_RAW,))
 
-
-def test_the_shard_count_changes_once_nothing_is_pending(redis_client, gateway, brokers):
-    engine = _engine(redis_client, gateway, "engine-a")
-    sender = AlertSender(redis_client, engine, *brokers[0])
-    sender.send({**_burst_bodies("BTCUSDT")[0], "ID": "first"})
-    engine.close()
-
-    fewer = _engine(redis_client, gateway, "engine-b", shards=2)
-    fewer.start()
-    assert engine_groups(redis_client) == ["engine", "engine:1"]
-    names = {info["name"].decode() for info in redis_client.xinfo_groups(WEBHOOK_RAW)}
-    assert names == {"engine", "engine:1"}
-    sender.engine = fewer
-    webhook = sender.send({**_burst_bodies("BTCUSDT")[1], "ID": "second"})
-    assert webhook.status == "processed"
-    assert Webhook.objects.count() == 2  # the first alert was not run again
-    fewer.close()
+    assert [group["name"].decode() for group in redis_client.xinfo_groups(WEBHOOK_RAW)] == [ENGINE_GROUP]
+    assert redis_client.get("engine:shards") is None
+    read = redis_client.xreadgroup(ENGINE_GROUP, "new", {WEBHOOK_RAW: ">"}, count=10)
+    assert [entry_id.decode() for entry_id, _fields in read[0][1]] == [pending, unread]

@@ -263,7 +263,7 @@ class FaultStack:
             waiting.append(f"{behind} order(s) settled on the simulator that the records still call open")
         client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
         try:
-            from apps.webhooks.engine.shards import engine_pending
+            from apps.webhooks.engine.groups import engine_pending
 
             for stream in ("webhook_raw", "exchange_events"):
                 if pending := engine_pending(client, stream):

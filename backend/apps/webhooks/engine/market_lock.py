@@ -1,10 +1,11 @@
 """One piece of work at a time on a broker's market, across threads and engine processes.
 
-Partitions keep an alert stream in order inside an engine, and shards spread partitions over
-engines by the symbol as the alert writes it (`XBTUSD`), which every engine reads alike. Two
-spellings of one market (`XBTUSD`, `BTC/USD`), or an alert and the fill of its position's stop,
-may then land on two engines. Whatever changes a position (an alert, an exchange event, the
-guard, a reconciliation) therefore holds its market's lock while it works.
+Partitions keep an alert stream in order inside the active engine, but two spellings of one
+market (`XBTUSD` before the broker's markets are loaded, `BTC/USD` after), an alert and the fill
+of its position's stop, or a batch and the reconciliation pass may still work on one position
+from two threads; and while the seat changes hands, from two engines. Whatever changes a
+position (an alert, an exchange event, the guard, a reconciliation) therefore holds its
+market's lock while it works.
 
 The locks are the database's and the kernel's, released by them when the holder dies, so a
 killed engine never leaves one behind (nothing to expire, nothing to renew):

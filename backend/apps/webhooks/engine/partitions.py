@@ -8,11 +8,9 @@ Heartbeat candles touch every user's positions on their symbol: their partitions
 An alert names its symbol as TradingView writes it (`XBTUSDT` on Kraken), a fill and a position
 by the market it resolved to (`BTC/USDT`): an alert's partition is its resolved market, through
 the markets the engine has cached for its broker (no gateway call here), else, until they are
-known, its written symbol. The shard an entry goes to (`Partitioner.shard_text`) is computed from
-what every engine reads alike whatever markets it has cached: the user and the symbol as written
-(`7:XBTUSDT`), so one user's symbols spread over the engines. Where a written and a resolved
-spelling differ, an alert and its position's fills may run in two engines: the market lock
-(`market_lock`) makes them take turns.
+known, its written symbol. Where the two spellings still differ (markets not loaded yet), an
+alert and its position's fill may run on two threads: the market lock (`market_lock`) makes them
+take turns.
 """
 
 from __future__ import annotations
@@ -45,13 +43,10 @@ class Partitioner:
         # id of a markets map → the map (kept, so its id is not reused) and written symbol → key
         self._resolved: dict[int, tuple[Mapping[str, Market], dict[str, str]]] = {}
 
-    def route(self, stream: str, fields: dict[Any, Any]) -> tuple[str, str]:
-        """The entry's shard text and partition key. The shard text is what the shard is computed
-        from, the same in every engine: an alert's user and written symbol (`7:XBTUSDT`), an
-        event's user and market (its partition)."""
+    def key(self, stream: str, fields: dict[Any, Any]) -> str:
+        """The entry's partition: `7:BTCUSDT` for a user's market, `heartbeat:BTCUSDT` for candles."""
         if stream == HEARTBEAT:
-            partition = HEARTBEAT_PREFIX + symbol_key(Candle.from_fields(fields).symbol)
-            return partition, partition
+            return HEARTBEAT_PREFIX + symbol_key(Candle.from_fields(fields).symbol)
         if stream == WEBHOOK_RAW:
             raw = RawAlert.from_fields(fields)
             try:
@@ -61,14 +56,9 @@ class Partitioner:
             if not isinstance(payload, dict):
                 payload = {}
             user = raw.user_id if raw.user_id is not None else payload.get("UserID")
-            return f"{user}:{symbol_key(payload.get('Symbol'))}", f"{user}:{self._alert_symbol(user, payload)}"
+            return f"{user}:{self._alert_symbol(user, payload)}"
         event = ExchangeEvent.from_fields(fields)
-        partition = f"{self._user_of(event.broker_id)}:{symbol_key(event.order.symbol)}"
-        return partition, partition
-
-    def key(self, stream: str, fields: dict[Any, Any]) -> str:
-        """The entry's partition key (see `route`)."""
-        return self.route(stream, fields)[1]
+        return f"{self._user_of(event.broker_id)}:{symbol_key(event.order.symbol)}"
 
     def _alert_symbol(self, user: Any, payload: dict[str, Any]) -> str:
         written = payload.get("Symbol")

@@ -24,7 +24,7 @@ from trading.errors import TemporaryError
 
 logger = logging.getLogger("aristobot.engine")
 
-Key = tuple[int, str]  # shard, partition
+Key = str  # a partition: `7:BTC/USDT`, `heartbeat:BTCUSDT`
 
 
 def _symbol(partition: str) -> str:
@@ -52,8 +52,8 @@ class PartitionClaims:
                     busy.add(key)
                     continue
                 self._batch.add(key)
-                if key[1].startswith(HEARTBEAT_PREFIX):
-                    self._batch_symbols.add(_symbol(key[1]))
+                if key.startswith(HEARTBEAT_PREFIX):
+                    self._batch_symbols.add(_symbol(key))
             self._refused |= busy
             return busy
 
@@ -61,8 +61,8 @@ class PartitionClaims:
         passing = self._passing
         if passing is None:
             return False
-        if key[1].startswith(HEARTBEAT_PREFIX):
-            return _symbol(key[1]) == _symbol(passing[1])
+        if key.startswith(HEARTBEAT_PREFIX):
+            return _symbol(key) == _symbol(passing)
         return key == passing
 
     def batch_give(self) -> None:
@@ -72,7 +72,7 @@ class PartitionClaims:
 
     def pass_take(self, key: Key) -> bool:
         with self._lock:
-            if key in self._batch or _symbol(key[1]) in self._batch_symbols:
+            if key in self._batch or _symbol(key) in self._batch_symbols:
                 return False
             self._passing = key
             return True
@@ -81,7 +81,7 @@ class PartitionClaims:
         with self._lock:
             passing, self._passing = self._passing, None
             if passing is not None and any(
-                refused == passing or _symbol(refused[1]) == _symbol(passing[1]) for refused in self._refused
+                refused == passing or _symbol(refused) == _symbol(passing) for refused in self._refused
             ):
                 self._refused.clear()
                 self.released.set()
@@ -95,22 +95,20 @@ class BackgroundPasses:
         gateway: GatewayClient,
         claims: PartitionClaims,
         *,
-        key_of: Callable[[int | None, str], Key],
-        holds: Callable[[int], bool],
+        active: Callable[[], bool],
     ) -> None:
         self.gateway = gateway
         self.claims = claims
-        self.key_of = key_of  # user, symbol key → shard, partition
-        self.holds = holds  # whether this engine may still start work in a shard
+        self.active = active  # whether this engine is still the active one
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-pass")
         self._running: Future[None] | None = None
         self._stop = threading.Event()
 
-    def due(self, *, shards: frozenset[int]) -> bool:
-        """Start a pass over `shards` unless one is still running; True when started."""
+    def due(self) -> bool:
+        """Start a pass unless one is still running; True when started."""
         if self._running is not None and not self._running.done():
             return False
-        self._running = self._pool.submit(self._run, shards)
+        self._running = self._pool.submit(self._run)
         return True
 
     def wait(self, timeout: float | None = None) -> None:
@@ -122,15 +120,15 @@ class BackgroundPasses:
         self._stop.set()
         self._pool.shutdown(wait=True)
 
-    def _run(self, shards: frozenset[int]) -> None:
+    def _run(self) -> None:
         try:
-            self._pass(shards)
+            self._pass()
         except Exception:
             logger.exception("reconciliation pass failed, next pass in a few seconds")
         finally:
             connections.close_all()  # this thread's connection: opened again by the next pass
 
-    def _pass(self, shards: frozenset[int]) -> None:
+    def _pass(self) -> None:
         """Live exchanges do not tell us when a resting order fills: ask them (an engine running
         with --test has none to ask); and ask again to hold the protection the guard holds."""
         down: Down = set()
@@ -138,9 +136,9 @@ class BackgroundPasses:
         for (user_id, symbol), item in work.items():
             if self._stop.is_set():
                 return
-            key = self.key_of(user_id, symbol)
-            if key[0] not in shards or not self.holds(key[0]):
-                continue  # another engine's, or our lease is running out
+            if not self.active():
+                return  # the seat was lost: the next active engine passes
+            key = f"{user_id}:{symbol}"
             if item.exchanges <= down:
                 continue  # every exchange it needs failed in this pass: next pass
             if not self.claims.pass_take(key):
@@ -152,7 +150,7 @@ class BackgroundPasses:
                 if item.positions:
                     positions_protect_again(self.gateway, ids=item.positions, down=down)
             except Exception:
-                logger.exception("reconciliation of partition %s failed, next pass", key[1])
+                logger.exception("reconciliation of partition %s failed, next pass", key)
             finally:
                 self.claims.pass_give()
 
